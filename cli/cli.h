@@ -1,0 +1,76 @@
+/*
+ * cli.h - what the subcommands of the junco program share.
+ *
+ * main.c parses the global options, loads the configuration (defaults,
+ * <home>/junco.ini, JUNCO_* variables, --set), then calls the command's
+ * function from the command table with a struct jc_cli. Commands print data
+ * to stdout and diagnostics to stderr, and return an exit code:
+ * 0 success, 1 runtime error, 2 usage error.
+ */
+#ifndef JC_CLI_H
+#define JC_CLI_H
+
+#include "opt.h"
+
+#include <junco/catalog.h>
+#include <junco/config.h>
+#include <junco/progress_cb.h>
+
+#include <stdio.h>
+
+#define JC_EXIT_OK 0
+#define JC_EXIT_ERROR 1
+#define JC_EXIT_USAGE 2
+
+struct jc_cli {
+    const char *home;       /* data home directory */
+    struct jc_config cfg;   /* effective configuration */
+    int verbose;
+    int quiet;
+    const char *argv0;
+    struct jc_progress progress; /* the progress bar (or nothing) */
+};
+
+struct jc_cli_command {
+    const char *name;
+    int (*run)(struct jc_cli *cli, int argc, char **argv);
+    const char *summary;
+};
+
+/* The global options, accepted before or after the command name. */
+extern const struct jc_opt jc_cli_global_opts[];
+
+/*
+ * Parses a command's options (plus the globals) and handles --help.
+ * Returns -1 to continue, or an exit code to return immediately
+ * (0 after --help, 2 on a usage error).
+ */
+int jc_cli_parse(struct jc_cli *cli, const char *cmd, const char *synopsis,
+                 const char *description, const struct jc_opt *opts, int argc, char **argv,
+                 const char **pos, int max_pos, int *n_pos);
+
+/* Prints "junco: error: <detailed message>" and returns JC_EXIT_ERROR. */
+int jc_cli_fail(int rc);
+/* Prints a usage error and returns JC_EXIT_USAGE. */
+int jc_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* <home>/<rel> into out. */
+int jc_cli_path(const struct jc_cli *cli, const char *rel, char *out, size_t cap);
+/* Opens <home>/catalog/catalog.jcat. */
+int jc_cli_open_catalog(const struct jc_cli *cli, struct jc_catalog **cat);
+/* Creates the home directory (and subdirectory rel if not NULL). */
+int jc_cli_ensure_home(const struct jc_cli *cli, const char *rel);
+
+/* Progress bar on stderr (cli/progress.c). */
+void jc_cli_progress_init(struct jc_cli *cli);
+void jc_cli_progress_done(struct jc_cli *cli);
+
+/* Commands. */
+int jc_cmd_import(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_stats(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_synth(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_config(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_demo(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_items(struct jc_cli *cli, int argc, char **argv);
+
+#endif
