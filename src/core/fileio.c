@@ -337,6 +337,14 @@ int jc_map_open(struct jc_map *m, const char *path)
     return JC_OK;
 }
 
+void jc_map_release(struct jc_map *m, size_t upto)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    upto -= upto % page;
+    if (m->data && upto > 0 && upto <= m->size)
+        madvise((void *)m->data, upto, MADV_DONTNEED);
+}
+
 void jc_map_close(struct jc_map *m)
 {
     if (m->data)

@@ -51,6 +51,9 @@ struct jc_map {
 };
 int jc_map_open(struct jc_map *m, const char *path);
 void jc_map_close(struct jc_map *m);
+/* Tells the kernel the first `upto` bytes will not be read again, so a
+ * sequential reader of a huge file does not keep it all resident. */
+void jc_map_release(struct jc_map *m, size_t upto);
 
 /* mkdir -p; existing directories are fine. */
 int jc_mkdir_p(const char *path);

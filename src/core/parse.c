@@ -22,6 +22,17 @@ static int parse_digits_u64(const char *s, size_t n, uint64_t *out)
     if (n == 0)
         return JC_EPARSE;
     uint64_t v = 0;
+    if (n <= 19) {
+        /* at most 19 digits cannot overflow 64 bits: no per-digit check */
+        for (size_t i = 0; i < n; i++) {
+            unsigned d = (unsigned)(unsigned char)s[i] - '0';
+            if (d > 9)
+                return JC_EPARSE;
+            v = v * 10 + d;
+        }
+        *out = v;
+        return JC_OK;
+    }
     for (size_t i = 0; i < n; i++) {
         unsigned d = (unsigned)(unsigned char)s[i] - '0';
         if (d > 9)

@@ -40,6 +40,10 @@ struct jc_csv {
     struct jc_csv_field f[JC_CSV_MAX_FIELDS];
     char *scratch; /* owned: unescaped quoted fields */
     size_t scratch_cap;
+    /* bitmask of "special" bytes (separator, CR, LF, quote) of the 64-byte
+     * block starting at blk: the unquoted path jumps between them */
+    const char *blk;
+    uint64_t blk_mask;
 };
 
 void jc_csv_init(struct jc_csv *r, const char *data, size_t len, char sep, int quoting);

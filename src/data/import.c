@@ -9,6 +9,7 @@
 #include "import_int.h"
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/parse.h"
 #include "core/timeutil.h"
 #include <junco/error.h>
@@ -95,8 +96,9 @@ void jc_import__close_file(struct jc_import_ctx *c, struct jc_map *m)
     jc_map_close(m);
 }
 
-int jc_import__progress(struct jc_import_ctx *c, uint64_t file_offset)
+int jc_import__progress(struct jc_import_ctx *c, struct jc_map *m, uint64_t file_offset)
 {
+    jc_map_release(m, (size_t)file_offset);
     const char *stage = c->fs ? c->fs->name : "import";
     if (jc_progress_report(&c->o->progress, stage, c->bytes_done + file_offset,
                            c->bytes_total, "bytes", NULL))
@@ -359,7 +361,7 @@ static int import_csv(struct jc_import_ctx *c, const char *path)
             goto out;
         if (++c->rows_since_report >= 65536) {
             c->rows_since_report = 0;
-            if ((rc = jc_import__progress(c, jc_csv_offset(&r))))
+            if ((rc = jc_import__progress(c, &m, jc_csv_offset(&r))))
                 goto out;
         }
     }
@@ -462,7 +464,7 @@ static int import_jsonl(struct jc_import_ctx *c, const char *path)
             break;
         if (++c->rows_since_report >= 65536) {
             c->rows_since_report = 0;
-            if ((rc = jc_import__progress(c, (uint64_t)(p - (const char *)m.data))))
+            if ((rc = jc_import__progress(c, &m, (uint64_t)(p - (const char *)m.data))))
                 break;
         }
     }
@@ -605,6 +607,8 @@ int jc_import(const char *src, const char *catalog_path, const struct jc_import_
     res->n_items = jc_cb_n_items(c.b);
     res->n_users = jc_cb_n_users(c.b);
     res->n_interactions = jc_cb_n_interactions(c.b);
+    JC_INFO("import: read %llu rows in %.2f s", (unsigned long long)res->rows,
+            (double)(jc_now_ns() - t0) * 1e-9);
     rc = jc_catalog_builder_write(c.b, catalog_path, &opts->progress);
     res->seconds = (double)(jc_now_ns() - t0) * 1e-9;
 out:

@@ -52,8 +52,9 @@ int jc_import__row_error(struct jc_import_ctx *c, uint64_t line, int rc);
 /* Maps a file and starts per-file statistics. */
 int jc_import__open_file(struct jc_import_ctx *c, const char *path, struct jc_map *m);
 void jc_import__close_file(struct jc_import_ctx *c, struct jc_map *m);
-/* Reports progress (rate-limited by the caller, every few thousand rows). */
-int jc_import__progress(struct jc_import_ctx *c, uint64_t file_offset);
+/* Reports progress and releases the consumed part of the mapped input
+ * (called by the readers every 64K rows). */
+int jc_import__progress(struct jc_import_ctx *c, struct jc_map *m, uint64_t file_offset);
 
 /* Interns a user id with a one-entry cache. */
 int jc_import__user(struct jc_import_ctx *c, const char *ext, size_t n, uint32_t *id);

@@ -186,7 +186,7 @@ static int read_ml_csv(struct jc_import_ctx *c, const char *dir, const char *fil
             break;
         if (++c->rows_since_report >= 65536) {
             c->rows_since_report = 0;
-            if ((rc = jc_import__progress(c, jc_csv_offset(&r))))
+            if ((rc = jc_import__progress(c, &m, jc_csv_offset(&r))))
                 break;
         }
     }
@@ -368,7 +368,7 @@ static int read_lines(struct jc_import_ctx *c, const char *dir, const char *file
             break;
         if (++c->rows_since_report >= 65536) {
             c->rows_since_report = 0;
-            if ((rc = jc_import__progress(c, (uint64_t)(p - (const char *)m.data))))
+            if ((rc = jc_import__progress(c, &m, (uint64_t)(p - (const char *)m.data))))
                 break;
         }
     }
