@@ -1138,7 +1138,8 @@ int jc_catalog_builder_write(struct jc_catalog_builder *b, const char *path,
     /* Genres: keep the current generation of each item, in insertion order. */
     if (rc == JC_OK) {
         struct genre_ref *refs = b->genre_refs.data;
-        qsort(refs, b->genre_refs.n, sizeof *refs, cmp_genre_ref);
+        if (b->genre_refs.n > 1)
+            qsort(refs, b->genre_refs.n, sizeof *refs, cmp_genre_ref);
         genre_off = jc_calloc(n_items + 1, sizeof *genre_off);
         genres = jc_malloc_array(b->genre_refs.n + 1, sizeof *genres);
         if (genre_off == NULL || genres == NULL) {

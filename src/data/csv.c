@@ -97,6 +97,8 @@ static void skip_line(struct jc_csv *r)
 
 static int scratch_put(struct jc_csv *r, size_t *len, const char *s, size_t n)
 {
+    if (n == 0)
+        return JC_OK;
     if (*len + n > r->scratch_cap) {
         size_t cap = r->scratch_cap ? r->scratch_cap * 2 : 256;
         while (cap < *len + n)

@@ -344,7 +344,9 @@ static int read_lines(struct jc_import_ctx *c, const char *dir, const char *file
         return rc;
     const char *p = m.data, *end = p ? p + m.size : NULL;
     uint64_t line = 0;
-    struct jc_csv_field f[32];
+    struct jc_csv_field f[5 + 64 + 1]; /* the widest format: u.item with 64 genre flags */
+    if (max_fields >= sizeof f / sizeof f[0])
+        return jc_err_set(JC_EINTERNAL, "read_lines: %zu fields exceed the buffer", max_fields);
     while (p && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
