@@ -30,8 +30,8 @@ static void dump_text(const struct jc_cli *cli)
                jc_config_source_name((enum jc_config_source)cli->cfg.source[k]));
     }
     for (size_t i = 0; i < cli->cfg.n_raw; i++)
-        printf("%s[%s] %s = %s\n", i == 0 ? "\n" : "", cli->cfg.raw[i].section,
-               cli->cfg.raw[i].key, cli->cfg.raw[i].value);
+        printf("%s[%s] %s = %s\n", i == 0 ? "\n" : "", cli->cfg.raw[i].section, cli->cfg.raw[i].key,
+               cli->cfg.raw[i].value);
 }
 
 static int dump_json(const struct jc_cli *cli)

@@ -90,8 +90,8 @@ int jc_cmd_demo(struct jc_cli *cli, int argc, char **argv)
         return jc_cli_fail(rc);
     }
     printf("   %u items, %u users, %llu interactions, %llu tags in %.2f s\n", res.n_items,
-           res.n_users, (unsigned long long)res.n_interactions,
-           (unsigned long long)res.tags_added, res.seconds);
+           res.n_users, (unsigned long long)res.n_interactions, (unsigned long long)res.tags_added,
+           res.seconds);
     jc_import_result_free(&res);
 
     printf("== 2. junco stats\n");

@@ -40,8 +40,10 @@ static int parse_map(const char *spec, struct jc_import_opts *o, char *storage, 
         else if (strcmp(p, "type") == 0)
             o->col_type = col;
         else
-            return jc_cli_usage("import", "--map: unknown role '%s' (user, item, value, time, "
-                                          "type)", p);
+            return jc_cli_usage("import",
+                                "--map: unknown role '%s' (user, item, value, time, "
+                                "type)",
+                                p);
         if (comma == NULL)
             break;
         p = comma + 1;
@@ -99,8 +101,7 @@ int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
         {"format", 'f', JC_OPT_STR, &format, "FMT",
          "auto|ml-latest|ml-100k|ml-1m|csv|jsonl (default: import.format)", NULL},
         {"map", 0, JC_OPT_STR, &map, "ROLE=COL,...",
-         "columns for csv/jsonl: user=,item=,value=,time=,type= (name or 0-based index)",
-         NULL},
+         "columns for csv/jsonl: user=,item=,value=,time=,type= (name or 0-based index)", NULL},
         {"skip-bad", 0, JC_OPT_FLAG, &skip_bad, NULL,
          "skip malformed rows (counted and reported) instead of failing", NULL},
         {"append", 0, JC_OPT_FLAG, &append, NULL, "add to the existing catalog", NULL},
@@ -129,8 +130,7 @@ int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
     char map_storage[512];
     if (map && (rc = parse_map(map, &io, map_storage, sizeof map_storage)))
         return rc;
-    static const char *const formats[] = {"auto", "ml-latest", "ml-100k", "ml-1m", "csv",
-                                          "jsonl"};
+    static const char *const formats[] = {"auto", "ml-latest", "ml-100k", "ml-1m", "csv", "jsonl"};
     int known = 0;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
         known |= strcmp(io.format, formats[i]) == 0;
@@ -157,8 +157,8 @@ int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
         printf("catalog %s: %u items (+%u), %u users (+%u), %llu interactions (+%llu), "
                "%llu tags added\n",
                path, res.n_items, res.items_added, res.n_users, res.users_added,
-               (unsigned long long)res.n_interactions,
-               (unsigned long long)res.interactions_added, (unsigned long long)res.tags_added);
+               (unsigned long long)res.n_interactions, (unsigned long long)res.interactions_added,
+               (unsigned long long)res.tags_added);
     }
     if (res.bad_rows > 0 && !cli->quiet) {
         fprintf(stderr, "junco: skipped %llu bad row(s)%s\n", (unsigned long long)res.bad_rows,

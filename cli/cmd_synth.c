@@ -12,15 +12,14 @@
 
 int jc_cmd_synth(struct jc_cli *cli, int argc, char **argv)
 {
-    int64_t users = -1, items = -1, inter = -1, factors = -1, genres = -1, seed = -1,
-            days = -1;
+    int64_t users = -1, items = -1, inter = -1, factors = -1, genres = -1, seed = -1, days = -1;
     double zipf = -1;
     int implicit = 0;
     const struct jc_opt opts[] = {
         {"users", 'u', JC_OPT_INT, &users, "N", "users (default synth.users)", NULL},
         {"items", 'i', JC_OPT_INT, &items, "N", "items (default synth.items)", NULL},
-        {"interactions", 'n', JC_OPT_INT, &inter, "N",
-         "interactions (default synth.interactions)", NULL},
+        {"interactions", 'n', JC_OPT_INT, &inter, "N", "interactions (default synth.interactions)",
+         NULL},
         {"factors", 0, JC_OPT_INT, &factors, "K", "latent taste dimensions", NULL},
         {"genres", 0, JC_OPT_INT, &genres, "G", "number of genres (<= 64)", NULL},
         {"zipf", 0, JC_OPT_DBL, &zipf, "S", "Zipf exponent of item popularity", NULL},

@@ -38,8 +38,7 @@ static int apply(const char *cmd, const struct jc_opt *o, const char *value)
         return 0;
     case JC_OPT_INT:
         if (jc_parse_i64(value, strlen(value), (int64_t *)o->dest)) {
-            fprintf(stderr, "junco %s: --%s expects an integer, got '%s'\n", cmd, o->name,
-                    value);
+            fprintf(stderr, "junco %s: --%s expects an integer, got '%s'\n", cmd, o->name, value);
             return 2;
         }
         return 0;
@@ -62,16 +61,16 @@ static int apply(const char *cmd, const struct jc_opt *o, const char *value)
     return 2;
 }
 
-int jc_opt_parse(const char *cmd, const struct jc_opt *opts, const struct jc_opt *globals,
-                 int argc, char **argv, const char **pos, int max_pos, int *n_pos)
+int jc_opt_parse(const char *cmd, const struct jc_opt *opts, const struct jc_opt *globals, int argc,
+                 char **argv, const char **pos, int max_pos, int *n_pos)
 {
     int np = 0, only_pos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (only_pos || a[0] != '-' || a[1] == '\0') {
             if (np >= max_pos) {
-                fprintf(stderr, "junco %s: unexpected argument '%s' (see junco %s --help)\n",
-                        cmd, a, cmd);
+                fprintf(stderr, "junco %s: unexpected argument '%s' (see junco %s --help)\n", cmd,
+                        a, cmd);
                 return 2;
             }
             pos[np++] = a;

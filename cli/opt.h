@@ -16,11 +16,11 @@
 #include <stdio.h>
 
 enum jc_opt_type {
-    JC_OPT_FLAG,   /* int, set to 1 */
-    JC_OPT_STR,    /* const char * (points into argv) */
-    JC_OPT_INT,    /* int64_t */
-    JC_OPT_DBL,    /* double */
-    JC_OPT_LIST,   /* struct jc_opt_list: repeatable string option */
+    JC_OPT_FLAG, /* int, set to 1 */
+    JC_OPT_STR,  /* const char * (points into argv) */
+    JC_OPT_INT,  /* int64_t */
+    JC_OPT_DBL,  /* double */
+    JC_OPT_LIST, /* struct jc_opt_list: repeatable string option */
 };
 
 #define JC_OPT_LIST_MAX 64
@@ -47,8 +47,8 @@ struct jc_opt {
  * Returns 0, 2 (usage error, message printed to stderr), or 3 when --help
  * was given.
  */
-int jc_opt_parse(const char *cmd, const struct jc_opt *opts, const struct jc_opt *globals,
-                 int argc, char **argv, const char **pos, int max_pos, int *n_pos);
+int jc_opt_parse(const char *cmd, const struct jc_opt *opts, const struct jc_opt *globals, int argc,
+                 char **argv, const char **pos, int max_pos, int *n_pos);
 
 /* Prints the option list of a table, aligned, to f. */
 void jc_opt_print_help(FILE *f, const struct jc_opt *opts);

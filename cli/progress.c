@@ -25,18 +25,19 @@ static struct bar_state bar;
 
 static void human(char *out, size_t cap, double v, const char *unit)
 {
+    static const char *const si[] = {"", "k", "M", "G", "T"};
+    static const char *const iec[] = {"", "Ki", "Mi", "Gi", "Ti"};
     int is_bytes = strcmp(unit, "bytes") == 0;
-    const char *suffix[] = {"", "k", "M", "G", "T"};
-    int k = 0;
     double base = is_bytes ? 1024.0 : 1000.0;
+    int k = 0;
     while (v >= base && k < 4) {
         v /= base;
         k++;
     }
     if (is_bytes)
-        snprintf(out, cap, "%.1f %sB", v, k ? (const char *[]){"", "Ki", "Mi", "Gi", "Ti"}[k] : "");
+        snprintf(out, cap, "%.1f %sB", v, iec[k]);
     else
-        snprintf(out, cap, "%.1f%s %s", v, suffix[k], unit);
+        snprintf(out, cap, "%.1f%s %s", v, si[k], unit);
 }
 
 static int draw(void *ctx, const char *stage, uint64_t done, uint64_t total, const char *unit,
@@ -79,8 +80,8 @@ static int draw(void *ctx, const char *stage, uint64_t done, uint64_t total, con
         for (int i = 0; i < 24; i++)
             b[i] = i < w ? '=' : (i == w ? '>' : ' ');
         b[24] = '\0';
-        snprintf(line, sizeof line, "%-14.14s [%s] %3.0f%% %s %s %s", stage, b, frac * 100.0,
-                 rate, eta, note ? note : "");
+        snprintf(line, sizeof line, "%-14.14s [%s] %3.0f%% %s %s %s", stage, b, frac * 100.0, rate,
+                 eta, note ? note : "");
     } else {
         snprintf(line, sizeof line, "%-14.14s %s %s %s", stage, cur, rate, note ? note : "");
     }

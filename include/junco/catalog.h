@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define JC_CATALOG_FORMAT_VERSION 1
-#define JC_NO_YEAR 0
+#define JC_NO_YEAR                0
 
 struct jc_catalog;
 struct jc_catalog_builder;
@@ -87,10 +87,8 @@ const char *jc_catalog_event_type_name(const struct jc_catalog *cat, uint32_t ty
 const char *jc_catalog_tag_name(const struct jc_catalog *cat, uint32_t tag);
 
 /* External id -> internal id. Return 1 if found (and set *out), else 0. */
-int jc_catalog_find_item(const struct jc_catalog *cat, const char *ext, size_t n,
-                         uint32_t *out);
-int jc_catalog_find_user(const struct jc_catalog *cat, const char *ext, size_t n,
-                         uint32_t *out);
+int jc_catalog_find_item(const struct jc_catalog *cat, const char *ext, size_t n, uint32_t *out);
+int jc_catalog_find_user(const struct jc_catalog *cat, const char *ext, size_t n, uint32_t *out);
 int jc_catalog_find_genre(const struct jc_catalog *cat, const char *name, uint32_t *out);
 int jc_catalog_find_event_type(const struct jc_catalog *cat, const char *name, uint32_t *out);
 
@@ -116,22 +114,20 @@ uint64_t jc_catalog_item_interactions(const struct jc_catalog *cat, uint32_t ite
 
 /* Tag events of an item, ordered by time: returns the count and sets the
  * arrays (user, tag id, time), each of that length. */
-uint64_t jc_catalog_item_tags(const struct jc_catalog *cat, uint32_t item,
-                              const uint32_t **user, const uint32_t **tag,
-                              const int64_t **time);
+uint64_t jc_catalog_item_tags(const struct jc_catalog *cat, uint32_t item, const uint32_t **user,
+                              const uint32_t **tag, const int64_t **time);
 
 /* Attributes. */
 uint32_t jc_catalog_n_attrs(const struct jc_catalog *cat, enum jc_entity ent);
-const char *jc_catalog_attr_name(const struct jc_catalog *cat, enum jc_entity ent,
-                                 uint32_t attr);
+const char *jc_catalog_attr_name(const struct jc_catalog *cat, enum jc_entity ent, uint32_t attr);
 enum jc_attr_type jc_catalog_attr_type(const struct jc_catalog *cat, enum jc_entity ent,
                                        uint32_t attr);
 /* 1 and *out if the entity has an attribute of that name, else 0. */
 int jc_catalog_find_attr(const struct jc_catalog *cat, enum jc_entity ent, const char *name,
                          uint32_t *out);
 /* String value ("" when unset); NULL if attr is not a string attribute. */
-const char *jc_catalog_attr_str(const struct jc_catalog *cat, enum jc_entity ent,
-                                uint32_t attr, uint32_t id);
+const char *jc_catalog_attr_str(const struct jc_catalog *cat, enum jc_entity ent, uint32_t attr,
+                                uint32_t id);
 /* Number value (NaN when unset or not a number attribute). */
 double jc_catalog_attr_num(const struct jc_catalog *cat, enum jc_entity ent, uint32_t attr,
                            uint32_t id);
@@ -140,32 +136,25 @@ double jc_catalog_attr_num(const struct jc_catalog *cat, enum jc_entity ent, uin
 
 /* An empty builder; or one holding a copy of an open catalog (for --append). */
 int jc_catalog_builder_create(struct jc_catalog_builder **out);
-int jc_catalog_builder_from_catalog(struct jc_catalog_builder **out,
-                                    const struct jc_catalog *cat);
+int jc_catalog_builder_from_catalog(struct jc_catalog_builder **out, const struct jc_catalog *cat);
 void jc_catalog_builder_destroy(struct jc_catalog_builder *b);
 
 /* Interns an external id; creates the entity if new. *created may be NULL. */
-int jc_cb_item(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id,
-               int *created);
-int jc_cb_user(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id,
-               int *created);
+int jc_cb_item(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id, int *created);
+int jc_cb_user(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id, int *created);
 /* Looks up without creating: 1 if found. */
-int jc_cb_find_item(const struct jc_catalog_builder *b, const char *ext, size_t n,
-                    uint32_t *id);
-int jc_cb_find_user(const struct jc_catalog_builder *b, const char *ext, size_t n,
-                    uint32_t *id);
+int jc_cb_find_item(const struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id);
+int jc_cb_find_user(const struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id);
 uint32_t jc_cb_n_items(const struct jc_catalog_builder *b);
 uint32_t jc_cb_n_users(const struct jc_catalog_builder *b);
 uint64_t jc_cb_n_interactions(const struct jc_catalog_builder *b);
 
 /* Item fields; text must be valid UTF-8 (checked: JC_EENCODING). Setting the
  * genres replaces the previous list. */
-int jc_cb_item_set_title(struct jc_catalog_builder *b, uint32_t item, const char *title,
-                         size_t n);
+int jc_cb_item_set_title(struct jc_catalog_builder *b, uint32_t item, const char *title, size_t n);
 int jc_cb_item_set_year(struct jc_catalog_builder *b, uint32_t item, int32_t year);
 int jc_cb_item_clear_genres(struct jc_catalog_builder *b, uint32_t item);
-int jc_cb_item_add_genre(struct jc_catalog_builder *b, uint32_t item, const char *name,
-                         size_t n);
+int jc_cb_item_add_genre(struct jc_catalog_builder *b, uint32_t item, const char *name, size_t n);
 /* Named attributes; an attribute's type is fixed by its first use. */
 int jc_cb_set_attr_str(struct jc_catalog_builder *b, enum jc_entity ent, uint32_t id,
                        const char *name, const char *value, size_t n);
@@ -173,8 +162,8 @@ int jc_cb_set_attr_num(struct jc_catalog_builder *b, enum jc_entity ent, uint32_
                        const char *name, double value);
 /* Event type by name (built-ins pre-registered); creates custom types. */
 int jc_cb_event_type(struct jc_catalog_builder *b, const char *name, size_t n, uint8_t *type);
-int jc_cb_add_interaction(struct jc_catalog_builder *b, uint32_t user, uint32_t item,
-                          float value, int64_t time, uint8_t type);
+int jc_cb_add_interaction(struct jc_catalog_builder *b, uint32_t user, uint32_t item, float value,
+                          int64_t time, uint8_t type);
 int jc_cb_add_tag(struct jc_catalog_builder *b, uint32_t user, uint32_t item, const char *tag,
                   size_t n, int64_t time);
 

@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JC_CT_STR_CTYPE char *
-#define JC_CT_INT_CTYPE int64_t
-#define JC_CT_DBL_CTYPE double
+#define JC_CT_STR_CTYPE  char *
+#define JC_CT_INT_CTYPE  int64_t
+#define JC_CT_DBL_CTYPE  double
 #define JC_CT_BOOL_CTYPE int
 #define JC_CT_SIZE_CTYPE uint64_t
 
@@ -97,7 +97,6 @@ void jc_config_format_value(const struct jc_config *cfg, enum jc_config_key k, c
 const char *jc_config_source_name(enum jc_config_source s);
 
 /* First raw value of (section, key) in a dynamic section, or NULL. */
-const char *jc_config_raw_get(const struct jc_config *cfg, const char *section,
-                              const char *key);
+const char *jc_config_raw_get(const struct jc_config *cfg, const char *section, const char *key);
 
 #endif

@@ -17,26 +17,26 @@
 
 #include <stdarg.h>
 
-#define JC_ERR_MAP(X)                                                                    \
-    X(OK, 0, "success")                                                                  \
-    X(NOMEM, -1, "out of memory")                                                        \
-    X(IO, -2, "input/output error")                                              \
-    X(NOTFOUND, -3, "not found")                                                         \
-    X(INVAL, -4, "invalid argument")                                                     \
-    X(PARSE, -5, "malformed input")                                                      \
-    X(CORRUPT, -6, "corrupt or truncated file")                                          \
-    X(VERSION, -7, "unsupported format version")                                         \
-    X(RANGE, -8, "value out of range")                                                   \
-    X(EXISTS, -9, "already exists")                                                      \
-    X(LIMIT, -10, "size limit exceeded")                                                 \
-    X(UNSUPPORTED, -11, "not supported")                                                 \
-    X(BUSY, -12, "resource busy")                                                        \
-    X(TIMEOUT, -13, "timed out")                                                         \
-    X(CONN, -14, "connection failed")                                                    \
-    X(NOSPACE, -15, "no space left on device")                                           \
-    X(STATE, -16, "operation not valid in this state")                                   \
-    X(ENCODING, -17, "invalid text encoding")                                            \
-    X(CANCELED, -18, "canceled")                                                         \
+#define JC_ERR_MAP(X)                                  \
+    X(OK, 0, "success")                                \
+    X(NOMEM, -1, "out of memory")                      \
+    X(IO, -2, "input/output error")                    \
+    X(NOTFOUND, -3, "not found")                       \
+    X(INVAL, -4, "invalid argument")                   \
+    X(PARSE, -5, "malformed input")                    \
+    X(CORRUPT, -6, "corrupt or truncated file")        \
+    X(VERSION, -7, "unsupported format version")       \
+    X(RANGE, -8, "value out of range")                 \
+    X(EXISTS, -9, "already exists")                    \
+    X(LIMIT, -10, "size limit exceeded")               \
+    X(UNSUPPORTED, -11, "not supported")               \
+    X(BUSY, -12, "resource busy")                      \
+    X(TIMEOUT, -13, "timed out")                       \
+    X(CONN, -14, "connection failed")                  \
+    X(NOSPACE, -15, "no space left on device")         \
+    X(STATE, -16, "operation not valid in this state") \
+    X(ENCODING, -17, "invalid text encoding")          \
+    X(CANCELED, -18, "canceled")                       \
     X(INTERNAL, -19, "internal error")
 
 enum jc_err {

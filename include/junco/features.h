@@ -29,11 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JC_FEAT_NAME_MAX 32
+#define JC_FEAT_NAME_MAX   32
 #define JC_FEAT_MAX_FIELDS 64
 #define JC_FEAT_MAX_VOCABS 16
-#define JC_FEAT_PAD 0u /* padding / missing */
-#define JC_FEAT_OOV 1u /* out of vocabulary */
+#define JC_FEAT_PAD        0u /* padding / missing */
+#define JC_FEAT_OOV        1u /* out of vocabulary */
 
 enum jc_feat_kind {
     JC_FEAT_CAT = 1,   /* one categorical id */
@@ -79,13 +79,13 @@ struct jc_feat_layout {
 struct jc_batch {
     uint32_t n;
     uint32_t cap;
-    float *label;    /* 0/1 */
-    float *value;    /* raw interaction value (rating) */
-    uint32_t *user;  /* catalog user id */
-    uint32_t *item;  /* catalog item id */
-    int64_t *time;   /* Unix seconds */
-    uint32_t *cat;   /* n x layout.n_cat */
-    float *num;      /* n x layout.n_num */
+    float *label;   /* 0/1 */
+    float *value;   /* raw interaction value (rating) */
+    uint32_t *user; /* catalog user id */
+    uint32_t *item; /* catalog item id */
+    int64_t *time;  /* Unix seconds */
+    uint32_t *cat;  /* n x layout.n_cat */
+    float *num;     /* n x layout.n_num */
 };
 
 /* Index of the field with this name, or -1. */

@@ -33,7 +33,7 @@ struct jc_import_opts {
     const char *col_user, *col_item, *col_value, *col_time, *col_type;
     int skip_bad;
     int append;
-    uint32_t max_errors_shown;  /* bad-row messages kept in the result */
+    uint32_t max_errors_shown;      /* bad-row messages kept in the result */
     const char *default_event_type; /* for rows without a type; "rating" */
     struct jc_progress progress;
 };
@@ -49,12 +49,12 @@ struct jc_import_file_stats {
 
 struct jc_import_result {
     char format[16];
-    uint64_t rows;               /* data rows read, all files */
-    uint64_t bad_rows;           /* skipped rows (skip_bad) */
+    uint64_t rows;     /* data rows read, all files */
+    uint64_t bad_rows; /* skipped rows (skip_bad) */
     uint64_t interactions_added;
     uint64_t tags_added;
     uint32_t items_added, users_added;
-    uint32_t n_items, n_users;   /* totals in the written catalog */
+    uint32_t n_items, n_users; /* totals in the written catalog */
     uint64_t n_interactions;
     uint64_t bytes_read;
     double seconds;

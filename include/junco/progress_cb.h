@@ -21,9 +21,8 @@ struct jc_progress {
 };
 
 /* Calls p->fn if p and p->fn are set; returns its verdict (0 = go on). */
-static inline int jc_progress_report(const struct jc_progress *p, const char *stage,
-                                     uint64_t done, uint64_t total, const char *unit,
-                                     const char *note)
+static inline int jc_progress_report(const struct jc_progress *p, const char *stage, uint64_t done,
+                                     uint64_t total, const char *unit, const char *note)
 {
     if (p == 0 || p->fn == 0)
         return 0;

@@ -63,9 +63,7 @@ struct jc_stats {
 
 int jc_stats_compute(const struct jc_catalog *cat, uint32_t top_n, struct jc_stats *out);
 void jc_stats_free(struct jc_stats *s);
-int jc_stats_write_json(const struct jc_stats *s, const struct jc_catalog *cat,
-                        struct jc_buf *out);
-int jc_stats_write_text(const struct jc_stats *s, const struct jc_catalog *cat,
-                        struct jc_buf *out);
+int jc_stats_write_json(const struct jc_stats *s, const struct jc_catalog *cat, struct jc_buf *out);
+int jc_stats_write_text(const struct jc_stats *s, const struct jc_catalog *cat, struct jc_buf *out);
 
 #endif

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HDR 16
+#define HDR       16
 #define HDR_MAGIC 0x4a43414cu /* "JCAL" */
 
 struct hdr {

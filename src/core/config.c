@@ -24,9 +24,9 @@ struct keydef {
 };
 
 static const struct keydef keys[] = {
-#define X(sec, key, type, def, lo, hi, choices, help)                                    \
-    {{#sec, #key, #type, def, lo, hi, choices, help},                                    \
-     T_##type,                                                                           \
+#define X(sec, key, type, def, lo, hi, choices, help) \
+    {{#sec, #key, #type, def, lo, hi, choices, help}, \
+     T_##type,                                        \
      offsetof(struct jc_config, sec##_##key)},
 #include <junco/config_keys.def>
 #undef X
@@ -124,16 +124,16 @@ static int store(struct jc_config *cfg, int k, const char *value)
         if (rc)
             return jc_err_set(rc, "%s.%s: '%s' is not a number", sec, key, value);
         if (v < d->info.min || v > d->info.max)
-            return jc_err_set(JC_ERANGE, "%s.%s: %g is outside [%g, %g]", sec, key, v,
-                              d->info.min, d->info.max);
+            return jc_err_set(JC_ERANGE, "%s.%s: %g is outside [%g, %g]", sec, key, v, d->info.min,
+                              d->info.max);
         *(double *)(void *)base = v;
         return JC_OK;
     }
     case T_BOOL: {
         int v;
         if (jc_parse_bool(value, n, &v))
-            return jc_err_set(JC_EPARSE, "%s.%s: '%s' is not a boolean (true/false)", sec,
-                              key, value);
+            return jc_err_set(JC_EPARSE, "%s.%s: '%s' is not a boolean (true/false)", sec, key,
+                              value);
         *(int *)(void *)base = v;
         return JC_OK;
     }
@@ -143,8 +143,7 @@ static int store(struct jc_config *cfg, int k, const char *value)
         if (rc)
             return jc_err_set(rc, "%s.%s: '%s' is not a size (e.g. 512M)", sec, key, value);
         if ((double)v < d->info.min || (double)v > d->info.max)
-            return jc_err_set(JC_ERANGE, "%s.%s: %s is outside the allowed range", sec, key,
-                              value);
+            return jc_err_set(JC_ERANGE, "%s.%s: %s is outside the allowed range", sec, key, value);
         *(uint64_t *)(void *)base = v;
         return JC_OK;
     }
@@ -192,8 +191,7 @@ int jc_config_set(struct jc_config *cfg, const char *name, const char *value,
 {
     int k = jc_config_find(name);
     if (k < 0)
-        return jc_err_set(JC_ENOTFOUND, "unknown setting '%s' (see `junco config dump`)",
-                          name);
+        return jc_err_set(JC_ENOTFOUND, "unknown setting '%s' (see `junco config dump`)", name);
     int rc = store(cfg, k, value);
     if (rc == JC_OK)
         cfg->source[k] = (unsigned char)src;
@@ -215,8 +213,7 @@ int jc_config_set_assignment(struct jc_config *cfg, const char *assignment,
     return jc_config_set(cfg, name, eq + 1, src);
 }
 
-static int add_raw(struct jc_config *cfg, const char *section, const char *key,
-                   const char *value)
+static int add_raw(struct jc_config *cfg, const char *section, const char *key, const char *value)
 {
     struct jc_config_raw *r = jc_realloc_array(cfg->raw, cfg->n_raw + 1, sizeof *r);
     if (r == NULL)
@@ -318,8 +315,7 @@ void jc_config_format_value(const struct jc_config *cfg, enum jc_config_key k, c
     }
 }
 
-const char *jc_config_raw_get(const struct jc_config *cfg, const char *section,
-                              const char *key)
+const char *jc_config_raw_get(const struct jc_config *cfg, const char *section, const char *key)
 {
     for (size_t i = 0; i < cfg->n_raw; i++) {
         if (strcmp(cfg->raw[i].section, section) == 0 && strcmp(cfg->raw[i].key, key) == 0)

@@ -17,8 +17,8 @@ static _Thread_local int last_code;
 const char *jc_strerror(int err)
 {
     switch (err) {
-#define JC_ERR_CASE(name, val, text)                                                     \
-    case (val):                                                                          \
+#define JC_ERR_CASE(name, val, text) \
+    case (val):                      \
         return text;
         JC_ERR_MAP(JC_ERR_CASE)
 #undef JC_ERR_CASE
@@ -30,8 +30,8 @@ const char *jc_strerror(int err)
 const char *jc_errname(int err)
 {
     switch (err) {
-#define JC_ERR_CASE(name, val, text)                                                     \
-    case (val):                                                                          \
+#define JC_ERR_CASE(name, val, text) \
+    case (val):                      \
         return "JC_E" #name;
         JC_ERR_MAP(JC_ERR_CASE)
 #undef JC_ERR_CASE

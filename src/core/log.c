@@ -68,7 +68,6 @@ void jc_log__write(enum jc_log_level level, const char *fmt, ...)
 
 void jc_log__assert_fail(const char *expr, const char *file, int line)
 {
-    fprintf(stderr, "junco: internal error: assertion `%s' failed at %s:%d\n", expr, file,
-            line);
+    fprintf(stderr, "junco: internal error: assertion `%s' failed at %s:%d\n", expr, file, line);
     abort();
 }

@@ -31,22 +31,22 @@ int jc_log_parse_level(const char *s, enum jc_log_level *out);
 void jc_log__write(enum jc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#define JC_LOG(level, ...)                                                               \
-    do {                                                                                 \
-        if ((level) <= jc_log__level)                                                    \
-            jc_log__write((level), __VA_ARGS__);                                         \
+#define JC_LOG(level, ...)                       \
+    do {                                         \
+        if ((level) <= jc_log__level)            \
+            jc_log__write((level), __VA_ARGS__); \
     } while (0)
 
 #define JC_ERROR(...) JC_LOG(JC_LOG_ERROR, __VA_ARGS__)
-#define JC_WARN(...) JC_LOG(JC_LOG_WARN, __VA_ARGS__)
-#define JC_INFO(...) JC_LOG(JC_LOG_INFO, __VA_ARGS__)
+#define JC_WARN(...)  JC_LOG(JC_LOG_WARN, __VA_ARGS__)
+#define JC_INFO(...)  JC_LOG(JC_LOG_INFO, __VA_ARGS__)
 #define JC_DEBUG(...) JC_LOG(JC_LOG_DEBUG, __VA_ARGS__)
 
 /* Always-on invariant check (never for bad input: that is an error return). */
-#define JC_ASSERT(cond)                                                                  \
-    do {                                                                                 \
-        if (!(cond))                                                                     \
-            jc_log__assert_fail(#cond, __FILE__, __LINE__);                              \
+#define JC_ASSERT(cond)                                     \
+    do {                                                    \
+        if (!(cond))                                        \
+            jc_log__assert_fail(#cond, __FILE__, __LINE__); \
     } while (0)
 
 _Noreturn void jc_log__assert_fail(const char *expr, const char *file, int line);

@@ -163,8 +163,7 @@ int jc_parse_f64(const char *s, size_t n, double *out)
         char c = s[i];
         /* Only the characters of a decimal float: keeps out "nan", "inf",
          * hex floats and embedded spaces or NULs. */
-        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' ||
-              c == 'E'))
+        if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
             return JC_EPARSE;
         tmp[i] = c;
     }

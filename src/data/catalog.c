@@ -48,8 +48,8 @@ struct jc_catalog {
     uint32_t n_attrs[2];
 };
 
-static const char *const builtin_types[JC_EV__BUILTIN_COUNT] = {
-    "rating", "click", "view", "like", "purchase", "impression"};
+static const char *const builtin_types[JC_EV__BUILTIN_COUNT] = {"rating", "click",    "view",
+                                                                "like",   "purchase", "impression"};
 
 const char *jc_event_type_builtin_name(int type)
 {
@@ -66,8 +66,7 @@ static int corrupt(const char *path, const char *what)
 /* Finds section `id` and checks it holds exactly `count` elements of
  * `elem_size` bytes. count == UINT64_MAX accepts any whole count. */
 static int get_section(const struct jc_catalog *c, const char *path, uint32_t id,
-                       uint32_t elem_size, uint64_t count, const void **out,
-                       uint64_t *count_out)
+                       uint32_t elem_size, uint64_t count, const void **out, uint64_t *count_out)
 {
     const struct cat_section *tab =
         (const struct cat_section *)((const char *)c->map.data + c->hdr->header_size);
@@ -75,11 +74,10 @@ static int get_section(const struct jc_catalog *c, const char *path, uint32_t id
         if (tab[i].id != id)
             continue;
         const struct cat_section *s = &tab[i];
-        if (s->elem_size != elem_size || s->offset % CAT_ALIGN != 0 ||
-            s->offset > c->map.size || s->size > c->map.size - s->offset ||
-            s->size % elem_size != 0)
-            return jc_err_set(JC_ECORRUPT, "%s: corrupt catalog: section %u out of bounds",
-                              path, id);
+        if (s->elem_size != elem_size || s->offset % CAT_ALIGN != 0 || s->offset > c->map.size ||
+            s->size > c->map.size - s->offset || s->size % elem_size != 0)
+            return jc_err_set(JC_ECORRUPT, "%s: corrupt catalog: section %u out of bounds", path,
+                              id);
         uint64_t n = s->size / elem_size;
         if (count != UINT64_MAX && n != count)
             return jc_err_set(JC_ECORRUPT,
@@ -177,11 +175,11 @@ static int validate(struct jc_catalog *c, const char *path)
 {
     const struct cat_header *h = c->hdr;
     int rc;
-#define SEC(id, type, count, dst)                                                        \
-    do {                                                                                 \
+#define SEC(id, type, count, dst)                                                            \
+    do {                                                                                     \
         rc = get_section(c, path, (id), sizeof(type), (count), (const void **)&(dst), NULL); \
-        if (rc)                                                                          \
-            return rc;                                                                   \
+        if (rc)                                                                              \
+            return rc;                                                                       \
     } while (0)
     if (h->n_users > UINT32_MAX || h->n_items > UINT32_MAX || h->n_interactions > UINT32_MAX ||
         h->n_tag_events > UINT32_MAX || h->n_genres > UINT16_MAX || h->n_event_types > 256 ||
@@ -262,8 +260,7 @@ int jc_catalog_open(struct jc_catalog **out, const char *path)
     if (rc) {
         jc_free(c);
         if (rc == JC_ENOTFOUND)
-            return jc_err_set(JC_ENOTFOUND,
-                              "no catalog at %s (run `junco import` first)", path);
+            return jc_err_set(JC_ENOTFOUND, "no catalog at %s (run `junco import` first)", path);
         return rc;
     }
     const struct cat_header *h = c->map.data;
@@ -285,8 +282,10 @@ int jc_catalog_open(struct jc_catalog **out, const char *path)
         goto fail;
     }
     if (h->file_size != c->map.size) {
-        rc = jc_err_set(JC_ECORRUPT, "%s: corrupt catalog: size %zu bytes, expected %llu "
-                        "(truncated?)", path, c->map.size, (unsigned long long)h->file_size);
+        rc = jc_err_set(JC_ECORRUPT,
+                        "%s: corrupt catalog: size %zu bytes, expected %llu "
+                        "(truncated?)",
+                        path, c->map.size, (unsigned long long)h->file_size);
         goto fail;
     }
     if (h->header_size != sizeof *h || h->n_sections > CAT_MAX_SECTIONS ||
@@ -369,8 +368,7 @@ int32_t jc_catalog_item_year(const struct jc_catalog *c, uint32_t item)
 {
     return c->item_year[item];
 }
-uint32_t jc_catalog_item_genres(const struct jc_catalog *c, uint32_t item,
-                                const uint16_t **genres)
+uint32_t jc_catalog_item_genres(const struct jc_catalog *c, uint32_t item, const uint16_t **genres)
 {
     uint64_t b = c->item_genre_off[item], e = c->item_genre_off[item + 1];
     *genres = c->item_genres ? c->item_genres + b : NULL;

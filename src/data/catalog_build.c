@@ -57,7 +57,10 @@ static int vec_push(struct vec *v, const void *x)
     return JC_OK;
 }
 
-#define VEC(T) {NULL, 0, 0, sizeof(T)}
+#define VEC(T)                \
+    {                         \
+        NULL, 0, 0, sizeof(T) \
+    }
 #define VAT(v, T) ((T *)(v).data)
 
 struct name_table {
@@ -186,8 +189,8 @@ static void name_table_free(struct name_table *t)
     jc_free(t->offs.data);
 }
 
-static int name_intern(struct jc_catalog_builder *b, struct name_table *t, const char *s,
-                       size_t n, uint64_t limit, const char *what, uint32_t *id)
+static int name_intern(struct jc_catalog_builder *b, struct name_table *t, const char *s, size_t n,
+                       uint64_t limit, const char *what, uint32_t *id)
 {
     uint32_t v;
     if (jc_strmap_get(&t->map, s, n, &v)) {
@@ -254,10 +257,10 @@ void jc_catalog_builder_destroy(struct jc_catalog_builder *b)
 {
     if (b == NULL)
         return;
-    struct vec *vecs[] = {&b->pool,      &b->item_ext,   &b->item_title, &b->item_year,
-                          &b->item_genre_gen, &b->genre_refs, &b->user_ext, &b->ix_user,
-                          &b->ix_item,   &b->ix_value,   &b->ix_time,    &b->ix_type,
-                          &b->tag_user,  &b->tag_item,   &b->tag_id,     &b->tag_time};
+    struct vec *vecs[] = {&b->pool,           &b->item_ext,   &b->item_title, &b->item_year,
+                          &b->item_genre_gen, &b->genre_refs, &b->user_ext,   &b->ix_user,
+                          &b->ix_item,        &b->ix_value,   &b->ix_time,    &b->ix_type,
+                          &b->tag_user,       &b->tag_item,   &b->tag_id,     &b->tag_time};
     for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
         jc_free(vecs[i]->data);
     jc_strmap_free(&b->item_map);
@@ -277,8 +280,7 @@ void jc_catalog_builder_destroy(struct jc_catalog_builder *b)
     jc_free(b);
 }
 
-int jc_cb_item(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id,
-               int *created)
+int jc_cb_item(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id, int *created)
 {
     uint32_t v, num = numeric_id(ext, n);
     if ((num != UINT32_MAX && numcache_get(&b->item_num, num, &v)) ||
@@ -312,8 +314,7 @@ int jc_cb_item(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t
     return JC_OK;
 }
 
-int jc_cb_user(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id,
-               int *created)
+int jc_cb_user(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id, int *created)
 {
     uint32_t v, num = numeric_id(ext, n);
     if ((num != UINT32_MAX && numcache_get(&b->user_num, num, &v)) ||
@@ -343,14 +344,12 @@ int jc_cb_user(struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t
     return JC_OK;
 }
 
-int jc_cb_find_item(const struct jc_catalog_builder *b, const char *ext, size_t n,
-                    uint32_t *id)
+int jc_cb_find_item(const struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id)
 {
     return jc_strmap_get(&b->item_map, ext, n, id);
 }
 
-int jc_cb_find_user(const struct jc_catalog_builder *b, const char *ext, size_t n,
-                    uint32_t *id)
+int jc_cb_find_user(const struct jc_catalog_builder *b, const char *ext, size_t n, uint32_t *id)
 {
     return jc_strmap_get(&b->user_map, ext, n, id);
 }
@@ -368,8 +367,7 @@ uint64_t jc_cb_n_interactions(const struct jc_catalog_builder *b)
     return b->ix_user.n;
 }
 
-int jc_cb_item_set_title(struct jc_catalog_builder *b, uint32_t item, const char *title,
-                         size_t n)
+int jc_cb_item_set_title(struct jc_catalog_builder *b, uint32_t item, const char *title, size_t n)
 {
     if (item >= b->item_ext.n)
         return jc_err_set(JC_EINVAL, "no item %u", item);
@@ -399,8 +397,7 @@ int jc_cb_item_clear_genres(struct jc_catalog_builder *b, uint32_t item)
     return JC_OK;
 }
 
-int jc_cb_item_add_genre(struct jc_catalog_builder *b, uint32_t item, const char *name,
-                         size_t n)
+int jc_cb_item_add_genre(struct jc_catalog_builder *b, uint32_t item, const char *name, size_t n)
 {
     if (item >= b->item_ext.n)
         return jc_err_set(JC_EINVAL, "no item %u", item);
@@ -410,8 +407,8 @@ int jc_cb_item_add_genre(struct jc_catalog_builder *b, uint32_t item, const char
     int rc = name_intern(b, &b->genres, name, n, UINT16_MAX, "genres", &g);
     if (rc)
         return rc;
-    struct genre_ref r = {item, VAT(b->item_genre_gen, uint32_t)[item],
-                          (uint32_t)b->genre_refs.n, (uint16_t)g};
+    struct genre_ref r = {item, VAT(b->item_genre_gen, uint32_t)[item], (uint32_t)b->genre_refs.n,
+                          (uint16_t)g};
     return vec_push(&b->genre_refs, &r);
 }
 
@@ -475,8 +472,7 @@ int jc_cb_set_attr_str(struct jc_catalog_builder *b, enum jc_entity ent, uint32_
                        const char *name, const char *value, size_t n)
 {
     if (id >= n_entities(b, ent))
-        return jc_err_set(JC_EINVAL, "no such %s: %u", ent == JC_ENT_ITEM ? "item" : "user",
-                          id);
+        return jc_err_set(JC_EINVAL, "no such %s: %u", ent == JC_ENT_ITEM ? "item" : "user", id);
     struct battr *at;
     int rc = attr_get(b, ent, name, JC_ATTR_STR, &at);
     if (rc == JC_OK)
@@ -495,8 +491,7 @@ int jc_cb_set_attr_num(struct jc_catalog_builder *b, enum jc_entity ent, uint32_
                        const char *name, double value)
 {
     if (id >= n_entities(b, ent))
-        return jc_err_set(JC_EINVAL, "no such %s: %u", ent == JC_ENT_ITEM ? "item" : "user",
-                          id);
+        return jc_err_set(JC_EINVAL, "no such %s: %u", ent == JC_ENT_ITEM ? "item" : "user", id);
     struct battr *at;
     int rc = attr_get(b, ent, name, JC_ATTR_NUM, &at);
     if (rc == JC_OK)
@@ -517,8 +512,8 @@ int jc_cb_event_type(struct jc_catalog_builder *b, const char *name, size_t n, u
     return rc;
 }
 
-int jc_cb_add_interaction(struct jc_catalog_builder *b, uint32_t user, uint32_t item,
-                          float value, int64_t time, uint8_t type)
+int jc_cb_add_interaction(struct jc_catalog_builder *b, uint32_t user, uint32_t item, float value,
+                          int64_t time, uint8_t type)
 {
     if (user >= b->user_ext.n || item >= b->item_ext.n || type >= b->evtypes.offs.n)
         return jc_err_set(JC_EINVAL, "interaction refers to an unknown user, item or type");
@@ -565,8 +560,7 @@ int jc_cb_add_tag(struct jc_catalog_builder *b, uint32_t user, uint32_t item, co
 
 /* ---- copy an existing catalog into a builder (for --append) ---------- */
 
-int jc_catalog_builder_from_catalog(struct jc_catalog_builder **out,
-                                    const struct jc_catalog *cat)
+int jc_catalog_builder_from_catalog(struct jc_catalog_builder **out, const struct jc_catalog *cat)
 {
     struct jc_catalog_builder *b;
     int rc = jc_catalog_builder_create(&b);
@@ -728,8 +722,8 @@ static int radix_pass(const struct sort_key *src, struct sort_key *dst, uint64_t
  * as the by-item index always is). */
 static inline int key_less(const struct sort_key *x, const struct sort_key *y)
 {
-    return x->time < y->time ||
-           (x->time == y->time && (x->other < y->other || (x->other == y->other && x->idx < y->idx)));
+    return x->time < y->time || (x->time == y->time && (x->other < y->other ||
+                                                        (x->other == y->other && x->idx < y->idx)));
 }
 
 /* Stable bottom-up merge sort: insertion-sorted runs of 16, then merges. */
@@ -832,8 +826,8 @@ static int group_rows(const uint32_t *group, uint64_t n_rows, uint64_t n_groups,
 
 /* Sorts each group's rows by (time, other, idx). perm holds row indices;
  * time/other are indexed through perm_inner (NULL = identity). */
-static int sort_groups(uint32_t *perm, const uint64_t *off, uint64_t n_groups,
-                       const int64_t *time, const uint32_t *other, const uint32_t *inner)
+static int sort_groups(uint32_t *perm, const uint64_t *off, uint64_t n_groups, const int64_t *time,
+                       const uint32_t *other, const uint32_t *inner)
 {
     uint64_t max = 0;
     for (uint64_t g = 0; g < n_groups; g++)
@@ -1089,8 +1083,8 @@ struct plan {
     uint32_t id;
     uint32_t elem;
     uint64_t count;
-    const void *ptr;       /* contiguous source, or */
-    const uint32_t *perm;  /* gather ptr[perm[i]] when set */
+    const void *ptr;      /* contiguous source, or */
+    const uint32_t *perm; /* gather ptr[perm[i]] when set */
 };
 
 static int cmp_genre_ref(const void *a, const void *b)
@@ -1208,7 +1202,7 @@ int jc_catalog_builder_write(struct jc_catalog_builder *b, const char *path,
         goto done;
     }
     size_t np = 0;
-#define PLAN(id_, T, count_, ptr_, perm_)                                                \
+#define PLAN(id_, T, count_, ptr_, perm_) \
     plans[np++] = (struct plan){(id_), sizeof(T), (count_), (ptr_), (perm_)}
     PLAN(SEC_STRINGS, char, b->pool.n, b->pool.data, NULL);
     PLAN(SEC_ITEM_EXT, uint64_t, n_items, b->item_ext.data, NULL);
@@ -1324,7 +1318,8 @@ int jc_catalog_builder_write(struct jc_catalog_builder *b, const char *path,
         rc = jc_wfile_commit(&o.f);
     else
         jc_wfile_abort(&o.f);
-    JC_INFO("catalog: committed (fsync + rename) at %.2f s", (double)(jc_now_ns() - t_start) * 1e-9);
+    JC_INFO("catalog: committed (fsync + rename) at %.2f s",
+            (double)(jc_now_ns() - t_start) * 1e-9);
     if (rc == JC_OK)
         jc_progress_report(progress, "write", file_size, file_size, "bytes", NULL);
 done:

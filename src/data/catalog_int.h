@@ -23,32 +23,32 @@
 
 enum cat_section_id {
     SEC_STRINGS = 1,
-    SEC_ITEM_EXT,        /* u64 string offsets [n_items] */
-    SEC_ITEM_TITLE,      /* u64 [n_items] */
-    SEC_ITEM_YEAR,       /* i32 [n_items] */
-    SEC_ITEM_GENRE_OFF,  /* u64 [n_items + 1] */
-    SEC_ITEM_GENRES,     /* u16 [total genre refs] */
-    SEC_USER_EXT,        /* u64 [n_users] */
-    SEC_GENRE_NAME,      /* u64 [n_genres] */
-    SEC_EVTYPE_NAME,     /* u64 [n_event_types] */
-    SEC_TAG_NAME,        /* u64 [n_tag_names] */
-    SEC_IX_USER,         /* u32 [n_interactions] */
-    SEC_IX_ITEM,         /* u32 [n_interactions] */
-    SEC_IX_VALUE,        /* f32 [n_interactions] */
-    SEC_IX_TIME,         /* i64 [n_interactions] */
-    SEC_IX_TYPE,         /* u8  [n_interactions] */
-    SEC_USER_OFF,        /* u64 [n_users + 1] */
-    SEC_ITEM_IX_OFF,     /* u64 [n_items + 1] */
-    SEC_ITEM_IX,         /* u32 [n_interactions] */
-    SEC_TAG_USER,        /* u32 [n_tag_events] */
-    SEC_TAG_ITEM,        /* u32 [n_tag_events] */
-    SEC_TAG_ID,          /* u32 [n_tag_events] */
-    SEC_TAG_TIME,        /* i64 [n_tag_events] */
-    SEC_ITEM_TAG_OFF,    /* u64 [n_items + 1] */
-    SEC_ITEM_HASH,       /* u32 [item_hash_slots] */
-    SEC_USER_HASH,       /* u32 [user_hash_slots] */
-    SEC_ITEM_ATTR_META,  /* struct cat_attr_meta [n_item_attrs] */
-    SEC_USER_ATTR_META,  /* struct cat_attr_meta [n_user_attrs] */
+    SEC_ITEM_EXT,       /* u64 string offsets [n_items] */
+    SEC_ITEM_TITLE,     /* u64 [n_items] */
+    SEC_ITEM_YEAR,      /* i32 [n_items] */
+    SEC_ITEM_GENRE_OFF, /* u64 [n_items + 1] */
+    SEC_ITEM_GENRES,    /* u16 [total genre refs] */
+    SEC_USER_EXT,       /* u64 [n_users] */
+    SEC_GENRE_NAME,     /* u64 [n_genres] */
+    SEC_EVTYPE_NAME,    /* u64 [n_event_types] */
+    SEC_TAG_NAME,       /* u64 [n_tag_names] */
+    SEC_IX_USER,        /* u32 [n_interactions] */
+    SEC_IX_ITEM,        /* u32 [n_interactions] */
+    SEC_IX_VALUE,       /* f32 [n_interactions] */
+    SEC_IX_TIME,        /* i64 [n_interactions] */
+    SEC_IX_TYPE,        /* u8  [n_interactions] */
+    SEC_USER_OFF,       /* u64 [n_users + 1] */
+    SEC_ITEM_IX_OFF,    /* u64 [n_items + 1] */
+    SEC_ITEM_IX,        /* u32 [n_interactions] */
+    SEC_TAG_USER,       /* u32 [n_tag_events] */
+    SEC_TAG_ITEM,       /* u32 [n_tag_events] */
+    SEC_TAG_ID,         /* u32 [n_tag_events] */
+    SEC_TAG_TIME,       /* i64 [n_tag_events] */
+    SEC_ITEM_TAG_OFF,   /* u64 [n_items + 1] */
+    SEC_ITEM_HASH,      /* u32 [item_hash_slots] */
+    SEC_USER_HASH,      /* u32 [user_hash_slots] */
+    SEC_ITEM_ATTR_META, /* struct cat_attr_meta [n_item_attrs] */
+    SEC_USER_ATTR_META, /* struct cat_attr_meta [n_user_attrs] */
     SEC__FIXED_COUNT,
     /* attribute columns: base + attribute index; f64 (NaN = unset) or u64
      * string offsets, per the attribute's type */
@@ -97,6 +97,6 @@ _Static_assert(sizeof(struct cat_header) == 256, "catalog header is 256 bytes");
 _Static_assert(sizeof(struct cat_section) == 24, "section entry is 24 bytes");
 
 #define CAT_MAX_SECTIONS (SEC__FIXED_COUNT + 2 * 1024)
-#define CAT_MAX_ATTRS 1024
+#define CAT_MAX_ATTRS    1024
 
 #endif

@@ -34,8 +34,8 @@ struct jc_csv {
     const char *begin;
     char sep;
     int quoting;
-    uint64_t line;          /* line number (1-based) of the next record */
-    uint64_t record_line;   /* line of the record just returned */
+    uint64_t line;        /* line number (1-based) of the next record */
+    uint64_t record_line; /* line of the record just returned */
     size_t n_fields;
     struct jc_csv_field f[JC_CSV_MAX_FIELDS];
     char *scratch; /* owned: unescaped quoted fields */

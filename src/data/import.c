@@ -100,8 +100,8 @@ int jc_import__progress(struct jc_import_ctx *c, struct jc_map *m, uint64_t file
 {
     jc_map_release(m, (size_t)file_offset);
     const char *stage = c->fs ? c->fs->name : "import";
-    if (jc_progress_report(&c->o->progress, stage, c->bytes_done + file_offset,
-                           c->bytes_total, "bytes", NULL))
+    if (jc_progress_report(&c->o->progress, stage, c->bytes_done + file_offset, c->bytes_total,
+                           "bytes", NULL))
         return jc_err_set(JC_ECANCELED, "import canceled");
     return JC_OK;
 }
@@ -252,8 +252,7 @@ static int import_csv(struct jc_import_ctx *c, const char *path)
     char sep = m.size ? detect_sep(m.data, m.size, path) : ',';
     jc_csv_init(&r, m.data, m.size, sep, 1);
     const struct jc_import_opts *o = c->o;
-    const char *spec[R__COUNT] = {o->col_user, o->col_item, o->col_value, o->col_time,
-                                  o->col_type};
+    const char *spec[R__COUNT] = {o->col_user, o->col_item, o->col_value, o->col_time, o->col_type};
     int col[R__COUNT];
     uint32_t idx;
     int all_index = spec[R_USER] && spec[R_ITEM];
@@ -294,8 +293,9 @@ static int import_csv(struct jc_import_ctx *c, const char *path)
                 for (size_t i = 0; i < r.n_fields && len + 4 < sizeof names; i++) {
                     int w = snprintf(names + len, sizeof names - len, "%s%.*s", i ? ", " : "",
                                      (int)r.f[i].n, r.f[i].p);
-                    len = w < 0 ? len : len + (size_t)w > sizeof names - 1 ? sizeof names - 1
-                                                                             : len + (size_t)w;
+                    len = w < 0                                ? len
+                          : len + (size_t)w > sizeof names - 1 ? sizeof names - 1
+                                                               : len + (size_t)w;
                 }
                 rc = jc_err_set(JC_EINVAL, "%s: no column named '%s' for the %s (columns: %s)",
                                 path, spec[k], role_names[k], names);
@@ -404,8 +404,7 @@ static int import_jsonl(struct jc_import_ctx *c, const char *path)
     if (rc)
         return rc;
     const struct jc_import_opts *o = c->o;
-    const char *spec[R__COUNT] = {o->col_user, o->col_item, o->col_value, o->col_time,
-                                  o->col_type};
+    const char *spec[R__COUNT] = {o->col_user, o->col_item, o->col_value, o->col_time, o->col_type};
     const char *p = m.data, *end = p ? p + m.size : NULL;
     uint64_t line = 0;
     rc = JC_OK;
@@ -554,8 +553,10 @@ int jc_import(const char *src, const char *catalog_path, const struct jc_import_
         return jc_err_set(jc_path_exists(src) ? JC_EINVAL : JC_ENOTFOUND,
                           "%s: format %s expects a directory of MovieLens files", src, format);
     if (!is_dir_format && strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
-        return jc_err_set(JC_EINVAL, "unknown format '%s' (auto, ml-latest, ml-100k, ml-1m, "
-                          "csv, jsonl)", format);
+        return jc_err_set(JC_EINVAL,
+                          "unknown format '%s' (auto, ml-latest, ml-100k, ml-1m, "
+                          "csv, jsonl)",
+                          format);
     if (!is_dir_format && (!jc_path_exists(src) || jc_is_dir(src)))
         return jc_err_set(JC_ENOTFOUND, "%s: no such file", src);
     snprintf(res->format, sizeof res->format, "%s", format);
@@ -583,8 +584,7 @@ int jc_import(const char *src, const char *catalog_path, const struct jc_import_
         goto out;
 
     if (strcmp(format, "ml-latest") == 0) {
-        static const char *const f[] = {"movies.csv", "links.csv", "ratings.csv", "tags.csv",
-                                        NULL};
+        static const char *const f[] = {"movies.csv", "links.csv", "ratings.csv", "tags.csv", NULL};
         c.bytes_total = dir_bytes(src, f);
         rc = jc_import__ml_latest(&c, src);
     } else if (strcmp(format, "ml-100k") == 0) {

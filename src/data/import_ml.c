@@ -43,8 +43,7 @@ static int legacy_text(struct jc_import_ctx *c, const char *s, size_t n, const c
     return JC_OK;
 }
 
-static int add_title(struct jc_import_ctx *c, uint64_t line, uint32_t item, const char *t,
-                     size_t n)
+static int add_title(struct jc_import_ctx *c, uint64_t line, uint32_t item, const char *t, size_t n)
 {
     jc_trim(&t, &n);
     int rc = jc_cb_item_set_title(c->b, item, t, n);
@@ -177,8 +176,8 @@ static int read_ml_csv(struct jc_import_ctx *c, const char *dir, const char *fil
             f[k] = r.f[col[k]];
         }
         if (!ok) {
-            if ((rc = jc_import__bad(c, r.record_line, "expected %d fields, found %zu",
-                                     n_names, r.n_fields)) < 0)
+            if ((rc = jc_import__bad(c, r.record_line, "expected %d fields, found %zu", n_names,
+                                     r.n_fields)) < 0)
                 break;
             continue;
         }
@@ -206,11 +205,10 @@ static int rating_row(struct jc_import_ctx *c, uint64_t line, const struct jc_cs
     float v;
     int64_t ts;
     if (jc_parse_f32(f[2].p, f[2].n, &v) || !(v >= 0.0f && v <= 5.0f))
-        return jc_import__bad(c, line, "rating '%.*s' is not a number in [0, 5]",
-                              (int)f[2].n, f[2].p);
+        return jc_import__bad(c, line, "rating '%.*s' is not a number in [0, 5]", (int)f[2].n,
+                              f[2].p);
     if (jc_parse_i64(f[3].p, f[3].n, &ts))
-        return jc_import__bad(c, line, "timestamp '%.*s' is not an integer", (int)f[3].n,
-                              f[3].p);
+        return jc_import__bad(c, line, "timestamp '%.*s' is not an integer", (int)f[3].n, f[3].p);
     uint32_t u, i;
     int rc = jc_import__user(c, f[0].p, f[0].n, &u);
     if (rc)
@@ -225,8 +223,7 @@ static int rating_row(struct jc_import_ctx *c, uint64_t line, const struct jc_cs
 
 /* ---- ml-latest (also 20M / 25M / 32M) ---------------------------------- */
 
-static int latest_movie_row(struct jc_import_ctx *c, uint64_t line,
-                            const struct jc_csv_field *f)
+static int latest_movie_row(struct jc_import_ctx *c, uint64_t line, const struct jc_csv_field *f)
 {
     if (f[0].n == 0)
         return jc_import__bad(c, line, "empty movieId");
@@ -243,8 +240,7 @@ static int latest_link_row(struct jc_import_ctx *c, uint64_t line, const struct 
 {
     uint32_t item;
     if (!jc_cb_find_item(c->b, f[0].p, f[0].n, &item))
-        return jc_import__bad(c, line, "movie '%.*s' is not in movies.csv", (int)f[0].n,
-                              f[0].p);
+        return jc_import__bad(c, line, "movie '%.*s' is not in movies.csv", (int)f[0].n, f[0].p);
     int rc = JC_OK;
     if (f[1].n > 0)
         rc = jc_cb_set_attr_str(c->b, JC_ENT_ITEM, item, "imdbId", f[1].p, f[1].n);
@@ -259,8 +255,7 @@ static int latest_tag_row(struct jc_import_ctx *c, uint64_t line, const struct j
     if (f[0].n == 0 || f[1].n == 0)
         return jc_import__bad(c, line, "empty user or movie id");
     if (jc_parse_i64(f[3].p, f[3].n, &ts))
-        return jc_import__bad(c, line, "timestamp '%.*s' is not an integer", (int)f[3].n,
-                              f[3].p);
+        return jc_import__bad(c, line, "timestamp '%.*s' is not an integer", (int)f[3].n, f[3].p);
     const char *tag = f[2].p;
     size_t n = f[2].n;
     jc_trim(&tag, &n);
@@ -390,17 +385,15 @@ static int legacy_rating(struct jc_import_ctx *c, uint64_t line, const struct jc
 /* ml-100k */
 
 static const char *const ml100k_genres[19] = {
-    "unknown",  "Action",    "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "unknown",     "Action", "Adventure", "Animation", "Children's", "Comedy",  "Crime",
     "Documentary", "Drama",  "Fantasy",   "Film-Noir", "Horror",     "Musical", "Mystery",
-    "Romance",  "Sci-Fi",    "Thriller",  "War",       "Western"};
-
+    "Romance",     "Sci-Fi", "Thriller",  "War",       "Western"};
 
 static int genre_line(struct jc_import_ctx *c, uint64_t line, const struct jc_csv_field *f,
                       size_t nf)
 {
     uint32_t idx;
-    if (nf != 2 || jc_parse_u32(f[1].p, f[1].n, &idx) || idx >= 64 || f[0].n == 0 ||
-        f[0].n >= 64)
+    if (nf != 2 || jc_parse_u32(f[1].p, f[1].n, &idx) || idx >= 64 || f[0].n == 0 || f[0].n >= 64)
         return jc_import__bad(c, line, "expected 'name|index' with index < 64");
     const char *t;
     size_t tn;
@@ -421,8 +414,8 @@ static int item100k_line(struct jc_import_ctx *c, uint64_t line, const struct jc
 {
     int n_genres = c->n_genre_names;
     if (nf != (size_t)(5 + n_genres))
-        return jc_import__bad(c, line, "expected %d '|'-separated fields, found %zu",
-                              5 + n_genres, nf);
+        return jc_import__bad(c, line, "expected %d '|'-separated fields, found %zu", 5 + n_genres,
+                              nf);
     if (f[0].n == 0)
         return jc_import__bad(c, line, "empty movie id");
     for (int g = 0; g < n_genres; g++) {
@@ -472,8 +465,10 @@ static int user100k_line(struct jc_import_ctx *c, uint64_t line, const struct jc
                          size_t nf)
 {
     if (nf != 5)
-        return jc_import__bad(c, line, "expected 5 fields (id|age|gender|occupation|zip), "
-                              "found %zu", nf);
+        return jc_import__bad(c, line,
+                              "expected 5 fields (id|age|gender|occupation|zip), "
+                              "found %zu",
+                              nf);
     int32_t age;
     if (jc_parse_i32(f[1].p, f[1].n, &age) || age < 0 || age > 150)
         return jc_import__bad(c, line, "age '%.*s' is not a number in [0, 150]", (int)f[1].n,
@@ -529,8 +524,7 @@ static int movie1m_line(struct jc_import_ctx *c, uint64_t line, const struct jc_
                         size_t nf)
 {
     if (nf != 3)
-        return jc_import__bad(c, line, "expected 3 fields (MovieID::Title::Genres), found %zu",
-                              nf);
+        return jc_import__bad(c, line, "expected 3 fields (MovieID::Title::Genres), found %zu", nf);
     if (f[0].n == 0)
         return jc_import__bad(c, line, "empty movie id");
     uint32_t item;
@@ -554,7 +548,8 @@ static int user1m_line(struct jc_import_ctx *c, uint64_t line, const struct jc_c
     if (nf != 5)
         return jc_import__bad(c, line,
                               "expected 5 fields (UserID::Gender::Age::Occupation::Zip), "
-                              "found %zu", nf);
+                              "found %zu",
+                              nf);
     int32_t age, occ;
     if (jc_parse_i32(f[2].p, f[2].n, &age) || jc_parse_i32(f[3].p, f[3].n, &occ))
         return jc_import__bad(c, line, "age and occupation must be integer codes");

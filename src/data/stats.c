@@ -234,8 +234,7 @@ void jc_stats_free(struct jc_stats *s)
     s->types = NULL;
 }
 
-int jc_stats_write_json(const struct jc_stats *s, const struct jc_catalog *cat,
-                        struct jc_buf *out)
+int jc_stats_write_json(const struct jc_stats *s, const struct jc_catalog *cat, struct jc_buf *out)
 {
     struct jc_json j;
     char tbuf[32];
@@ -330,8 +329,7 @@ static void bar(struct jc_buf *out, uint64_t count, uint64_t max)
         jc_buf_append_str(out, "#");
 }
 
-int jc_stats_write_text(const struct jc_stats *s, const struct jc_catalog *cat,
-                        struct jc_buf *out)
+int jc_stats_write_text(const struct jc_stats *s, const struct jc_catalog *cat, struct jc_buf *out)
 {
     char t0[32], t1[32];
     jc_buf_printf(out, "users          %u\n", s->n_users);
@@ -373,9 +371,8 @@ int jc_stats_write_text(const struct jc_stats *s, const struct jc_catalog *cat,
     if (s->n_genre_rows) {
         jc_buf_printf(out, "\n%-22s %8s %13s\n", "genre", "items", "interactions");
         for (uint32_t g = 0; g < s->n_genre_rows; g++)
-            jc_buf_printf(out, "%-22s %8u %13llu\n",
-                          jc_catalog_genre_name(cat, s->genres[g].genre), s->genres[g].n_items,
-                          (unsigned long long)s->genres[g].n_interactions);
+            jc_buf_printf(out, "%-22s %8u %13llu\n", jc_catalog_genre_name(cat, s->genres[g].genre),
+                          s->genres[g].n_items, (unsigned long long)s->genres[g].n_interactions);
     }
     if (s->n_top) {
         jc_buf_printf(out, "\ntop items by interactions:\n");

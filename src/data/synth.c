@@ -20,34 +20,58 @@
 #include <time.h>
 
 #define N_CAND 8
-#define BETA 4.0
-#define DAY 86400
+#define BETA   4.0
+#define DAY    86400
 
 static const char *const ml_genres[] = {
-    "Action",  "Adventure", "Animation", "Children", "Comedy",  "Crime",
-    "Documentary", "Drama", "Fantasy",   "Film-Noir", "Horror", "Musical",
-    "Mystery", "Romance",   "Sci-Fi",    "Thriller", "War",     "Western"};
+    "Action",      "Adventure", "Animation", "Children",  "Comedy", "Crime",
+    "Documentary", "Drama",     "Fantasy",   "Film-Noir", "Horror", "Musical",
+    "Mystery",     "Romance",   "Sci-Fi",    "Thriller",  "War",    "Western"};
 
 static const char *const adjectives[] = {
-    "Silent", "Last", "Golden", "Broken", "Hidden", "Midnight", "Crimson", "Lost", "Wild",
-    "Electric", "Frozen", "Burning", "Secret", "Distant", "Little", "Great", "Dark", "Final",
-    "Bright", "Restless", "Quiet", "Iron", "Velvet", "Hollow", "Savage", "Gentle", "Endless",
-    "Forgotten", "Shattered", "Northern"};
+    "Silent", "Last",     "Golden",  "Broken",    "Hidden",    "Midnight", "Crimson", "Lost",
+    "Wild",   "Electric", "Frozen",  "Burning",   "Secret",    "Distant",  "Little",  "Great",
+    "Dark",   "Final",    "Bright",  "Restless",  "Quiet",     "Iron",     "Velvet",  "Hollow",
+    "Savage", "Gentle",   "Endless", "Forgotten", "Shattered", "Northern"};
 
 static const char *const nouns[] = {
-    "River", "Kingdom", "Summer", "Road", "Garden", "Empire", "Harbor", "Mountain", "City",
-    "Dream", "Storm", "Promise", "Frontier", "Shadow", "Heart", "Machine", "Island", "Winter",
-    "Journey", "Legacy", "Station", "Orchard", "Horizon", "Signal", "Circus", "Voyage",
-    "Mirror", "Canyon", "Lantern", "Symphony"};
+    "River",  "Kingdom", "Summer",  "Road",    "Garden",   "Empire",  "Harbor",  "Mountain",
+    "City",   "Dream",   "Storm",   "Promise", "Frontier", "Shadow",  "Heart",   "Machine",
+    "Island", "Winter",  "Journey", "Legacy",  "Station",  "Orchard", "Horizon", "Signal",
+    "Circus", "Voyage",  "Mirror",  "Canyon",  "Lantern",  "Symphony"};
 
-static const char *const tag_words[] = {
-    "atmospheric", "funny", "twist ending", "visually appealing", "thought-provoking",
-    "dark comedy", "classic", "great soundtrack", "slow", "quirky", "violent", "romantic",
-    "based on a book", "cult film", "surreal", "inspirational", "predictable", "dialogue",
-    "suspense", "family", "psychological", "space", "heist", "historical", "musical numbers",
-    "western", "zombies", "time travel", "friendship", "war"};
+static const char *const tag_words[] = {"atmospheric",
+                                        "funny",
+                                        "twist ending",
+                                        "visually appealing",
+                                        "thought-provoking",
+                                        "dark comedy",
+                                        "classic",
+                                        "great soundtrack",
+                                        "slow",
+                                        "quirky",
+                                        "violent",
+                                        "romantic",
+                                        "based on a book",
+                                        "cult film",
+                                        "surreal",
+                                        "inspirational",
+                                        "predictable",
+                                        "dialogue",
+                                        "suspense",
+                                        "family",
+                                        "psychological",
+                                        "space",
+                                        "heist",
+                                        "historical",
+                                        "musical numbers",
+                                        "western",
+                                        "zombies",
+                                        "time travel",
+                                        "friendship",
+                                        "war"};
 
-#define N_ADJ (sizeof adjectives / sizeof adjectives[0])
+#define N_ADJ  (sizeof adjectives / sizeof adjectives[0])
 #define N_NOUN (sizeof nouns / sizeof nouns[0])
 #define N_TAGW (sizeof tag_words / sizeof tag_words[0])
 
@@ -539,9 +563,9 @@ static int write_ratings(const char *dir, const struct model *m, const struct jc
         uint32_t g2 = (uint32_t)jc_rng_below(&r, m->G);
         double mix = jc_rng_double(&r) < 0.5 ? 1.0 : 0.6;
         for (uint32_t d = 0; d < k; d++) {
-            s.vec[d] = (float)(mix * m->centroid[(size_t)g1 * k + d] +
-                               (1 - mix) * m->centroid[(size_t)g2 * k + d] +
-                               noise * jc_rng_normal(&r));
+            s.vec[d] =
+                (float)(mix * m->centroid[(size_t)g1 * k + d] +
+                        (1 - mix) * m->centroid[(size_t)g2 * k + d] + noise * jc_rng_normal(&r));
             s.drift[d] = (float)(0.3 / sqrt((double)k) * jc_rng_normal(&r));
         }
         double ubias = 0.35 * jc_rng_normal(&r);
@@ -631,8 +655,8 @@ static int write_ratings(const char *dir, const struct model *m, const struct jc
             int half_stars = 2;
             if (o->ratings) {
                 double affinity = dot(s.cur, m->item_vec + (size_t)it * k, k);
-                double rv = 3.5 + ubias + m->item_bias[it] + 1.2 * affinity +
-                            0.5 * jc_rng_normal(&r);
+                double rv =
+                    3.5 + ubias + m->item_bias[it] + 1.2 * affinity + 0.5 * jc_rng_normal(&r);
                 half_stars = (int)lround(rv * 2.0);
                 if (half_stars < 1)
                     half_stars = 1;
@@ -725,8 +749,7 @@ int jc_synth_write(const char *dir, const struct jc_synth_opts *o, struct jc_syn
     if (o->items > UINT32_MAX - 1 || o->users > UINT32_MAX - 1)
         return jc_err_set(JC_EINVAL, "synth: at most %u users and items", UINT32_MAX - 1);
     uint64_t cap = o->items / 2 ? o->items / 2 : 1;
-    if (o->interactions < o->users ||
-        (double)o->interactions > (double)o->users * (double)cap)
+    if (o->interactions < o->users || (double)o->interactions > (double)o->users * (double)cap)
         return jc_err_set(JC_EINVAL,
                           "synth: %llu interactions cannot be spread over %llu users with at "
                           "least 1 and at most items/2 = %llu each",

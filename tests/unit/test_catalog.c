@@ -300,20 +300,16 @@ static void test_wide_time_range(void **state)
     jc_catalog_interactions(c, &ix);
     const uint32_t *pos;
     assert_int_equal(jc_catalog_item_interactions(c, it, &pos), 3);
-    assert_true(ix.time[pos[0]] == -100 && ix.time[pos[1]] == 5 &&
-                ix.time[pos[2]] == 6000000000LL);
+    assert_true(ix.time[pos[0]] == -100 && ix.time[pos[1]] == 5 && ix.time[pos[2]] == 6000000000LL);
     jc_catalog_close(c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_builder_rejects_bad_text),
-        cmocka_unit_test(test_corruption_detected),
-        cmocka_unit_test(test_atomic_replace),
-        cmocka_unit_test(test_random_large),
-        cmocka_unit_test(test_wide_time_range),
+        cmocka_unit_test(test_roundtrip),           cmocka_unit_test(test_builder_rejects_bad_text),
+        cmocka_unit_test(test_corruption_detected), cmocka_unit_test(test_atomic_replace),
+        cmocka_unit_test(test_random_large),        cmocka_unit_test(test_wide_time_range),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }

@@ -391,12 +391,18 @@ static void test_atomic_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_error_messages),  cmocka_unit_test(test_alloc_accounting_and_injection),
-        cmocka_unit_test(test_buf_cap),         cmocka_unit_test(test_parse_numbers),
-        cmocka_unit_test(test_timestamps),      cmocka_unit_test(test_rng_determinism),
-        cmocka_unit_test(test_strmap),          cmocka_unit_test(test_json_writer),
-        cmocka_unit_test(test_utf8),            cmocka_unit_test(test_pool),
-        cmocka_unit_test(test_config_layers),   cmocka_unit_test(test_atomic_write),
+        cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_alloc_accounting_and_injection),
+        cmocka_unit_test(test_buf_cap),
+        cmocka_unit_test(test_parse_numbers),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_rng_determinism),
+        cmocka_unit_test(test_strmap),
+        cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_config_layers),
+        cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

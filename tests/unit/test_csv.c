@@ -49,8 +49,8 @@ static void test_errors_and_recovery(void **state)
 {
     (void)state;
     const char *text = "a,b\n"
-                       "x\"y,2\n"    /* stray quote */
-                       "\"q\"z,3\n"  /* text after closing quote */
+                       "x\"y,2\n"   /* stray quote */
+                       "\"q\"z,3\n" /* text after closing quote */
                        "ok,4\n"
                        "\"never closed,5\n";
     struct jc_csv r;

@@ -264,7 +264,8 @@ static void test_bad_rows(void **state)
     assert_int_equal(jc_import(dir, cat, &o, &res), JC_OK);
     assert_int_equal(res.bad_rows, 5);
     assert_int_equal(res.n_messages, 3);
-    assert_non_null(strstr(res.messages[1], "ratings.csv:3: rating '7.0' is not a number in [0, 5]"));
+    assert_non_null(
+        strstr(res.messages[1], "ratings.csv:3: rating '7.0' is not a number in [0, 5]"));
     assert_non_null(strstr(res.messages[2], "ratings.csv:4: timestamp 'soon' is not an integer"));
     assert_int_equal(res.n_interactions, 1);
     jc_import_result_free(&res);
@@ -277,7 +278,8 @@ static void test_append(void **state)
     struct jc_import_result res;
     assert_int_equal(jc_import(jc_test_src("tests/fixtures/ml-1m"), cat, NULL, &res), JC_OK);
     const char *f = jc_test_path("more.csv");
-    jc_test_write_file(f, "userId,movieId,rating,timestamp\n1,2,4.0,978300999\n9,5,3.0,978300000\n");
+    jc_test_write_file(f,
+                       "userId,movieId,rating,timestamp\n1,2,4.0,978300999\n9,5,3.0,978300000\n");
     struct jc_import_opts o;
     jc_import_opts_default(&o);
     o.append = 1;
@@ -310,9 +312,9 @@ static void test_detect_and_missing(void **state)
     struct jc_import_opts o;
     jc_import_opts_default(&o);
     o.format = "ml-1m";
-    assert_int_equal(jc_import(jc_test_src("tests/fixtures/ml-100k"), jc_test_path("n.jcat"), &o,
-                               &res),
-                     JC_ENOTFOUND);
+    assert_int_equal(
+        jc_import(jc_test_src("tests/fixtures/ml-100k"), jc_test_path("n.jcat"), &o, &res),
+        JC_ENOTFOUND);
     assert_non_null(strstr(jc_errmsg(), "ratings.dat: no such file"));
 }
 
