@@ -188,6 +188,11 @@ static int cmd_help(struct jc_cli *cli, int argc, char **argv)
         print_usage(stdout);
         return JC_EXIT_OK;
     }
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        printf("usage: junco help [COMMAND]\n\nShows the help of a command, or the list of "
+               "commands.\n");
+        return JC_EXIT_OK;
+    }
     const struct jc_cli_command *c = find_command(argv[0]);
     if (c == NULL)
         return jc_cli_usage("help", "unknown command '%s'", argv[0]);

@@ -656,7 +656,7 @@ static int write_ratings(const char *dir, const struct model *m, const struct jc
             if (o->ratings) {
                 double affinity = dot(s.cur, m->item_vec + (size_t)it * k, k);
                 double rv =
-                    3.5 + ubias + m->item_bias[it] + 1.2 * affinity + 0.5 * jc_rng_normal(&r);
+                    3.1 + ubias + m->item_bias[it] + 1.0 * affinity + 0.8 * jc_rng_normal(&r);
                 half_stars = (int)lround(rv * 2.0);
                 if (half_stars < 1)
                     half_stars = 1;
