@@ -29,21 +29,25 @@ build: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: build
+	@scripts/install-deps --test
 	@scripts/run-tests $(BUILD)
 
 demo: build
 	@$(BUILD)/junco --home $(JUNCO_HOME) demo
 
 check: deps
+	@scripts/install-deps --test
 	@scripts/check
 
 sanitize: deps
+	@scripts/install-deps --test
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DJUNCO_SANITIZE=ON \
 	  -DCMAKE_C_COMPILER=clang $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@JC_SANITIZE=1 scripts/run-tests $(ASAN_BUILD)
 
 fuzz: deps
+	@scripts/install-deps --test
 	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJUNCO_FUZZ=ON \
 	  -DJUNCO_TESTS=OFF -DCMAKE_C_COMPILER=clang >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
