@@ -72,6 +72,7 @@ int jc_cmd_synth(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_config(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_demo(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_items(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_events(struct jc_cli *cli, int argc, char **argv);
 
 #endif

@@ -45,6 +45,7 @@ static const struct jc_cli_command commands[] = {
     {"synth", jc_cmd_synth, "generate a synthetic MovieLens-format data set"},
     {"config", jc_cmd_config, "show or initialise the configuration (dump, get, init, docs)"},
     {"events", jc_cmd_events, "the event log: append, tail, stats, replay-catalog"},
+    {"serve", jc_cmd_serve, "run the HTTP server: API, compatible endpoints, web UI"},
     {"demo", jc_cmd_demo, "run the pipeline on the bundled MovieLens data"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},

@@ -1,0 +1,1145 @@
+/*
+ * pipeline.c - recall channels, rankers, re-rankers, scenes and similar
+ * items over the catalog (the phase-1 pipeline; see pipeline.h).
+ *
+ * Per-request memory is a thread-local scratch area sized to the catalog
+ * and reused across requests: item marks use epoch stamps (an array of
+ * uint32 where "marked" means stamp == current epoch), so clearing a set is
+ * one increment instead of a memset of n_items entries. Candidate lists are
+ * bounded by the sum of the scene's quotas.
+ *
+ * Phase-1 components, all computed from the catalog alone:
+ *   recall  genre_pref  top damped-rating items of the user's preferred genres
+ *           cooc        items co-interacted with the user's recent positives
+ *                       (bounded sampling: recent users x recent items)
+ *           popular     most interacted items (cold-start fallback)
+ *           newest      most recent release years
+ *   rank    heuristic   genre affinity + damped rating + recall score
+ *           recall      the merged recall score as is
+ *   rerank  mmr         maximal marginal relevance on genre Jaccard
+ *           genre_cap   at most N items per first genre in the page head
+ *   similar cooc_genre  co-occurrence cosine blended with genre Jaccard
+ */
+#include "serve/pipeline.h"
+
+#include "core/alloc.h"
+#include "core/parse.h"
+#include "core/timeutil.h"
+#include <junco/error.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bounds of the co-occurrence sampling (work per request is at most
+ * seeds * users * items). */
+#define COOC_SEEDS      10
+#define COOC_USERS      50
+#define COOC_ITEMS      100
+#define SIM_USERS       200
+#define SIM_ITEMS       200
+#define SIM_GENRE_CANDS 200
+
+/* ---- thread-local scratch --------------------------------------------- */
+
+struct marks {
+    uint32_t *stamp;
+    uint32_t epoch;
+};
+
+struct scratch {
+    uint32_t cap_items;
+    struct marks skip;  /* watched or excluded */
+    struct marks inset; /* in the candidate set */
+    struct marks acc_m; /* acc[] entry valid */
+    uint32_t *slot;     /* item -> candidate index */
+    float *acc;         /* co-occurrence accumulator */
+    uint32_t *touched;  /* items with a valid acc entry */
+    size_t n_touched;
+    uint32_t cap_genres;
+    float *gpref;
+    uint32_t *gcount;
+    float *gsum;
+    struct jc_cand *cands;
+    size_t n_cands, cap_cands;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+    struct scratch *s = p;
+    if (s == NULL)
+        return;
+    jc_free(s->skip.stamp);
+    jc_free(s->inset.stamp);
+    jc_free(s->acc_m.stamp);
+    jc_free(s->slot);
+    jc_free(s->acc);
+    jc_free(s->touched);
+    jc_free(s->gpref);
+    jc_free(s->gcount);
+    jc_free(s->gsum);
+    jc_free(s->cands);
+    jc_free(s);
+}
+
+static void scratch_key_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+/* Frees the calling thread's scratch now (threads that exit free theirs
+ * through the key destructor). */
+void jc_pipeline_thread_cleanup(void);
+void jc_pipeline_thread_cleanup(void)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    scratch_free(pthread_getspecific(scratch_key));
+    pthread_setspecific(scratch_key, NULL);
+}
+
+static struct scratch *scratch_get(uint32_t n_items, uint32_t n_genres)
+{
+    pthread_once(&scratch_once, scratch_key_init);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (s && s->cap_items >= n_items && s->cap_genres >= n_genres)
+        return s;
+    scratch_free(s);
+    pthread_setspecific(scratch_key, NULL);
+    s = jc_calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    size_t ni = n_items ? n_items : 1, ng = n_genres ? n_genres : 1;
+    s->cap_items = (uint32_t)ni;
+    s->cap_genres = (uint32_t)ng;
+    s->skip.stamp = jc_calloc(ni, sizeof(uint32_t));
+    s->inset.stamp = jc_calloc(ni, sizeof(uint32_t));
+    s->acc_m.stamp = jc_calloc(ni, sizeof(uint32_t));
+    s->slot = jc_malloc_array(ni, sizeof(uint32_t));
+    s->acc = jc_malloc_array(ni, sizeof(float));
+    s->touched = jc_malloc_array(ni, sizeof(uint32_t));
+    s->gpref = jc_calloc(ng, sizeof(float));
+    s->gcount = jc_calloc(ng, sizeof(uint32_t));
+    s->gsum = jc_calloc(ng, sizeof(float));
+    if (!s->skip.stamp || !s->inset.stamp || !s->acc_m.stamp || !s->slot || !s->acc ||
+        !s->touched || !s->gpref || !s->gcount || !s->gsum) {
+        scratch_free(s);
+        return NULL;
+    }
+    pthread_setspecific(scratch_key, s);
+    return s;
+}
+
+static void marks_next(struct marks *m, uint32_t n)
+{
+    if (++m->epoch == 0) {
+        memset(m->stamp, 0, sizeof(uint32_t) * n);
+        m->epoch = 1;
+    }
+}
+
+static inline int marked(const struct marks *m, uint32_t i)
+{
+    return m->stamp[i] == m->epoch;
+}
+
+static inline void mark(struct marks *m, uint32_t i)
+{
+    m->stamp[i] = m->epoch;
+}
+
+/* ---- request context --------------------------------------------------- */
+
+struct jc_pipe_req {
+    const struct jc_serve_state *st;
+    const struct jc_catalog *cat;
+    const struct jc_catidx *ix;
+    const struct jc_scene *sc;
+    const struct jc_reco_query *q;
+    struct scratch *s;
+    struct jc_interactions in;
+    int has_user;
+    uint32_t user;
+    uint64_t hb, he; /* history range */
+    float umean;
+    float gpref_max;
+    int oom;
+};
+
+static int item_has_genre(const struct jc_catalog *cat, uint32_t item, uint32_t genre)
+{
+    const uint16_t *g;
+    uint32_t ng = jc_catalog_item_genres(cat, item, &g);
+    for (uint32_t k = 0; k < ng; k++)
+        if (g[k] == genre)
+            return 1;
+    return 0;
+}
+
+float jc_pipeline_genre_jaccard(const struct jc_catalog *cat, uint32_t a, uint32_t b)
+{
+    const uint16_t *ga, *gb;
+    uint32_t na = jc_catalog_item_genres(cat, a, &ga);
+    uint32_t nb = jc_catalog_item_genres(cat, b, &gb);
+    if (na == 0 && nb == 0)
+        return 0.0f;
+    uint32_t inter = 0;
+    for (uint32_t i = 0; i < na; i++)
+        for (uint32_t k = 0; k < nb; k++)
+            if (ga[i] == gb[k]) {
+                inter++;
+                break;
+            }
+    return (float)inter / (float)(na + nb - inter);
+}
+
+void jc_pipe_add(struct jc_pipe_req *rq, int ch, uint32_t item, float score)
+{
+    struct scratch *s = rq->s;
+    if (item >= rq->ix->n_items || marked(&s->skip, item))
+        return;
+    if (rq->q->genre >= 0 && !item_has_genre(rq->cat, item, (uint32_t)rq->q->genre))
+        return;
+    if (marked(&s->inset, item)) {
+        struct jc_cand *c = &s->cands[s->slot[item]];
+        c->channels |= 1u << ch;
+        if (score > c->ch_score[ch])
+            c->ch_score[ch] = score;
+        return;
+    }
+    if (s->n_cands == s->cap_cands) {
+        size_t cap = s->cap_cands ? s->cap_cands * 2 : 512;
+        struct jc_cand *nc = jc_realloc_array(s->cands, cap, sizeof *nc);
+        if (nc == NULL) {
+            rq->oom = 1;
+            return;
+        }
+        s->cands = nc;
+        s->cap_cands = cap;
+    }
+    struct jc_cand *c = &s->cands[s->n_cands];
+    memset(c, 0, sizeof *c);
+    c->item = item;
+    c->channels = 1u << ch;
+    c->ch_score[ch] = score;
+    s->slot[item] = (uint32_t)s->n_cands++;
+    mark(&s->inset, item);
+}
+
+/* Fills the user context: history, mean, genre preferences. */
+static void user_context(struct jc_pipe_req *rq)
+{
+    struct scratch *s = rq->s;
+    uint32_t ng = rq->ix->n_genres;
+    memset(s->gpref, 0, sizeof(float) * ng);
+    rq->gpref_max = 0;
+    rq->hb = rq->he = 0;
+    rq->umean = 0;
+    if (!rq->has_user)
+        return;
+    jc_catalog_user_range(rq->cat, rq->user, &rq->hb, &rq->he);
+    double sum = 0;
+    for (uint64_t k = rq->hb; k < rq->he; k++)
+        sum += rq->in.value[k];
+    uint64_t n = rq->he - rq->hb;
+    rq->umean = n ? (float)(sum / (double)n) : 0.0f;
+    for (uint64_t k = rq->hb; k < rq->he; k++) {
+        uint32_t it = rq->in.item[k];
+        /* Liked items count fully, the rest half: preference, not exposure. */
+        float w = rq->in.value[k] >= rq->umean ? 1.0f : 0.5f;
+        const uint16_t *g;
+        uint32_t ngi = jc_catalog_item_genres(rq->cat, it, &g);
+        for (uint32_t i = 0; i < ngi; i++)
+            if (g[i] < ng)
+                s->gpref[g[i]] += w;
+    }
+    float total = 0;
+    for (uint32_t g = 0; g < ng; g++)
+        total += s->gpref[g];
+    for (uint32_t g = 0; g < ng && total > 0; g++) {
+        s->gpref[g] /= total;
+        if (s->gpref[g] > rq->gpref_max)
+            rq->gpref_max = s->gpref[g];
+    }
+}
+
+size_t jc_pipeline_user_genres(const struct jc_serve_state *st, uint32_t user,
+                               struct jc_genre_pref *out, size_t cap)
+{
+    const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_catidx *ix = jc_state_idx(st);
+    struct scratch *s = scratch_get(ix->n_items, ix->n_genres);
+    if (s == NULL || user >= ix->n_users)
+        return 0;
+    struct jc_reco_query q = {.has_user = 1, .user = user, .genre = -1};
+    struct jc_pipe_req rq = {.st = st, .cat = cat, .ix = ix, .q = &q, .s = s};
+    jc_catalog_interactions(cat, &rq.in);
+    rq.has_user = 1;
+    rq.user = user;
+    user_context(&rq);
+    uint32_t ng = ix->n_genres;
+    memset(s->gcount, 0, sizeof(uint32_t) * ng);
+    memset(s->gsum, 0, sizeof(float) * ng);
+    for (uint64_t k = rq.hb; k < rq.he; k++) {
+        const uint16_t *g;
+        uint32_t ngi = jc_catalog_item_genres(cat, rq.in.item[k], &g);
+        for (uint32_t i = 0; i < ngi; i++)
+            if (g[i] < ng) {
+                s->gcount[g[i]]++;
+                s->gsum[g[i]] += rq.in.value[k];
+            }
+    }
+    size_t n = 0;
+    uint64_t nh = rq.he - rq.hb;
+    for (uint32_t g = 0; g < ng; g++) {
+        if (s->gcount[g] == 0)
+            continue;
+        struct jc_genre_pref p = {.genre = g,
+                                  .count = s->gcount[g],
+                                  .share = nh ? (float)s->gcount[g] / (float)nh : 0.0f,
+                                  .mean = s->gsum[g] / (float)s->gcount[g],
+                                  .score = s->gpref[g]};
+        /* insertion into the top-cap list, best score first */
+        size_t pos = n < cap ? n : cap;
+        while (pos > 0 && (out[pos - 1].score < p.score ||
+                           (out[pos - 1].score == p.score && out[pos - 1].genre > g)))
+            pos--;
+        if (pos >= cap)
+            continue;
+        size_t last = n < cap ? n : cap - 1;
+        memmove(&out[pos + 1], &out[pos], sizeof *out * (last - pos));
+        out[pos] = p;
+        if (n < cap)
+            n++;
+    }
+    return n;
+}
+
+/* ---- recall channels ---------------------------------------------------- */
+
+static int recall_genre_pref(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    if (!rq->has_user || rq->gpref_max <= 0)
+        return JC_OK;
+    /* The three most preferred genres share the quota by preference. */
+    uint32_t top[3];
+    int nt = 0;
+    const float *p = rq->s->gpref;
+    for (uint32_t g = 0; g < rq->ix->n_genres; g++) {
+        if (p[g] <= 0)
+            continue;
+        int pos = nt < 3 ? nt : 3;
+        while (pos > 0 && p[top[pos - 1]] < p[g])
+            pos--;
+        if (pos >= 3)
+            continue;
+        int last = nt < 3 ? nt : 2;
+        memmove(&top[pos + 1], &top[pos], sizeof top[0] * (size_t)(last - pos));
+        top[pos] = g;
+        if (nt < 3)
+            nt++;
+    }
+    float psum = 0;
+    for (int i = 0; i < nt; i++)
+        psum += p[top[i]];
+    for (int i = 0; i < nt; i++) {
+        uint32_t g = top[i];
+        uint32_t qg = (uint32_t)lrintf((float)quota * p[g] / psum);
+        if (qg == 0)
+            qg = 1;
+        const uint32_t *items;
+        size_t n = jc_catidx_list(rq->ix, (int32_t)g, JC_SORT_DAMPED, &items);
+        uint32_t taken = 0;
+        float gw = p[g] / rq->gpref_max;
+        for (size_t k = 0; k < n && taken < qg; k++) {
+            if (marked(&rq->s->skip, items[k]))
+                continue;
+            jc_pipe_add(rq, ch, items[k], gw * (1.0f - (float)taken / (float)qg));
+            taken++;
+        }
+    }
+    return JC_OK;
+}
+
+static int cmp_acc_desc(const void *pa, const void *pb, void *ctx)
+{
+    const float *acc = ctx;
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    if (acc[a] != acc[b])
+        return acc[a] > acc[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* 1 if item a ranks below item b (lower score, then higher id). */
+static inline int worse(const float *score, uint32_t a, uint32_t b)
+{
+    return score[a] < score[b] || (score[a] == score[b] && a > b);
+}
+
+static void sift_down(uint32_t *h, size_t n, size_t i, const float *score)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(score, h[l], h[m]))
+            m = l;
+        if (r < n && worse(score, h[r], h[m]))
+            m = r;
+        if (m == i)
+            return;
+        uint32_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Moves the k best of ids[0..m) (by score desc, id asc) to the front in
+ * order; returns min(k, m). O(m log k): a min-heap of the best k so far. */
+static size_t top_k(uint32_t *ids, size_t m, const float *score, size_t k)
+{
+    if (k > m)
+        k = m;
+    if (k == 0)
+        return 0;
+    for (size_t i = k / 2; i-- > 0;)
+        sift_down(ids, k, i, score);
+    for (size_t i = k; i < m; i++) {
+        if (worse(score, ids[0], ids[i])) {
+            uint32_t t = ids[0];
+            ids[0] = ids[i];
+            ids[i] = t;
+            sift_down(ids, k, 0, score);
+        }
+    }
+    qsort_r(ids, k, sizeof(uint32_t), cmp_acc_desc, (void *)score);
+    return k;
+}
+
+/* Accumulates co-occurrence counts around seed items into s->acc/touched:
+ * for each seed, its most recent `users` users, and for each of them their
+ * most recent `items` items. */
+static void cooc_accumulate(const struct jc_catalog *cat, const struct jc_interactions *in,
+                            struct scratch *s, uint32_t n_items, const uint32_t *seeds,
+                            size_t n_seeds, uint32_t self_user, int has_self, uint32_t users,
+                            uint32_t items)
+{
+    marks_next(&s->acc_m, n_items);
+    s->n_touched = 0;
+    for (size_t si = 0; si < n_seeds; si++) {
+        const uint32_t *pos;
+        uint64_t np = jc_catalog_item_interactions(cat, seeds[si], &pos);
+        uint64_t from = np > users ? np - users : 0;
+        for (uint64_t k = from; k < np; k++) {
+            uint32_t v = in->user[pos[k]];
+            if (has_self && v == self_user)
+                continue;
+            uint64_t b, e;
+            jc_catalog_user_range(cat, v, &b, &e);
+            if (e - b > items)
+                b = e - items;
+            for (uint64_t t = b; t < e; t++) {
+                uint32_t j = in->item[t];
+                if (!marked(&s->acc_m, j)) {
+                    mark(&s->acc_m, j);
+                    s->acc[j] = 0;
+                    s->touched[s->n_touched++] = j;
+                }
+                s->acc[j] += 1.0f;
+            }
+        }
+    }
+}
+
+static int recall_cooc(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    if (!rq->has_user || rq->he == rq->hb)
+        return JC_OK;
+    /* Seeds: the most recent positively rated items. */
+    uint32_t seeds[COOC_SEEDS];
+    size_t ns = 0;
+    for (uint64_t k = rq->he; k > rq->hb && ns < COOC_SEEDS; k--)
+        if (rq->in.value[k - 1] >= rq->umean)
+            seeds[ns++] = rq->in.item[k - 1];
+    struct scratch *s = rq->s;
+    cooc_accumulate(rq->cat, &rq->in, s, rq->ix->n_items, seeds, ns, rq->user, 1, COOC_USERS,
+                    COOC_ITEMS);
+    /* Damp popularity: count / sqrt(item interactions). */
+    size_t m = 0;
+    for (size_t i = 0; i < s->n_touched; i++) {
+        uint32_t j = s->touched[i];
+        if (marked(&s->skip, j))
+            continue;
+        uint32_t cnt = rq->ix->count[j];
+        s->acc[j] = s->acc[j] / sqrtf((float)(cnt ? cnt : 1));
+        s->touched[m++] = j;
+    }
+    m = top_k(s->touched, m, s->acc, quota);
+    if (m == 0)
+        return JC_OK;
+    float top = s->acc[s->touched[0]];
+    for (size_t i = 0; i < m; i++)
+        jc_pipe_add(rq, ch, s->touched[i], top > 0 ? s->acc[s->touched[i]] / top : 0.0f);
+    return JC_OK;
+}
+
+static int recall_sorted(struct jc_pipe_req *rq, int ch, uint32_t quota, enum jc_sort sort)
+{
+    const uint32_t *items;
+    size_t n = jc_catidx_list(rq->ix, rq->q->genre, sort, &items);
+    float lmax = logf(1.0f + (float)rq->ix->max_count);
+    uint32_t taken = 0;
+    for (size_t k = 0; k < n && taken < quota; k++) {
+        uint32_t it = items[k];
+        if (marked(&rq->s->skip, it))
+            continue;
+        float score = sort == JC_SORT_POPULARITY && lmax > 0
+                          ? logf(1.0f + (float)rq->ix->count[it]) / lmax
+                          : 1.0f - (float)taken / (float)quota;
+        jc_pipe_add(rq, ch, it, score);
+        taken++;
+    }
+    return JC_OK;
+}
+
+static int recall_popular(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    return recall_sorted(rq, ch, quota, JC_SORT_POPULARITY);
+}
+
+static int recall_newest(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    return recall_sorted(rq, ch, quota, JC_SORT_YEAR);
+}
+
+static const struct jc_recall_channel channels[] = {
+    {"genre_pref", "top damped-rating items of the user's three preferred genres",
+     recall_genre_pref},
+    {"cooc", "items co-interacted with the user's recent positive items", recall_cooc},
+    {"popular", "most interacted items (cold-start fallback)", recall_popular},
+    {"newest", "most recent release years", recall_newest},
+};
+
+const struct jc_recall_channel *jc_pipeline_channel(const char *name)
+{
+    for (size_t i = 0; i < sizeof channels / sizeof channels[0]; i++)
+        if (strcmp(channels[i].name, name) == 0)
+            return &channels[i];
+    return NULL;
+}
+
+/* ---- rankers ------------------------------------------------------------ */
+
+static int rank_recall(struct jc_pipe_req *rq, struct jc_cand *c, size_t n)
+{
+    (void)rq;
+    for (size_t i = 0; i < n; i++)
+        c[i].rank = c[i].recall;
+    return JC_OK;
+}
+
+/* 0.4 genre affinity + 0.35 damped rating + 0.25 recall, each in [0, 1]. */
+static int rank_heuristic(struct jc_pipe_req *rq, struct jc_cand *c, size_t n)
+{
+    float rmax = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].recall > rmax)
+            rmax = c[i].recall;
+    const float *p = rq->s->gpref;
+    float vmax = (float)rq->ix->max_value;
+    for (size_t i = 0; i < n; i++) {
+        float aff = 0;
+        if (rq->gpref_max > 0) {
+            const uint16_t *g;
+            uint32_t ng = jc_catalog_item_genres(rq->cat, c[i].item, &g);
+            float sum = 0;
+            for (uint32_t k = 0; k < ng; k++)
+                if (g[k] < rq->ix->n_genres)
+                    sum += p[g[k]];
+            aff = ng ? sum / (rq->gpref_max * sqrtf((float)ng)) : 0.0f;
+            if (aff > 1)
+                aff = 1;
+        }
+        float quality = rq->ix->damped[c[i].item] / vmax;
+        float rec = rmax > 0 ? c[i].recall / rmax : 0.0f;
+        c[i].rank = 0.4f * aff + 0.35f * quality + 0.25f * rec;
+    }
+    return JC_OK;
+}
+
+static const struct jc_ranker rankers[] = {
+    {"heuristic", "genre affinity + damped rating + recall score (no model)", rank_heuristic},
+    {"recall", "the merged recall score", rank_recall},
+};
+
+const struct jc_ranker *jc_pipeline_ranker(const char *name)
+{
+    for (size_t i = 0; i < sizeof rankers / sizeof rankers[0]; i++)
+        if (strcmp(rankers[i].name, name) == 0)
+            return &rankers[i];
+    return NULL;
+}
+
+int jc_pipeline_model_known(const char *name)
+{
+    static const char *const models[] = {
+        "emb",      "item2vec", "graph",     "deepwalk", "node2vec", "mf",       "als",
+        "bpr",      "lr",       "fm",        "mlp",      "embmlp",   "widedeep", "wide_deep",
+        "nerualcf", "neuralcf", "ncf",       "twotower", "deepfm",   "din",      "dien",
+        "default",  "popular",  "heuristic", "recall"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        if (strcmp(models[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- re-rankers ---------------------------------------------------------- */
+
+static int rerank_mmr(struct jc_pipe_req *rq, struct jc_cand *c, size_t n, size_t k)
+{
+    double lambda = rq->sc->diversity;
+    if (lambda <= 0 || n < 2) {
+        for (size_t i = 0; i < n; i++)
+            c[i].final = c[i].rank;
+        return JC_OK;
+    }
+    size_t w = k * 4 < 50 ? 50 : k * 4;
+    if (w > n)
+        w = n;
+    if (k > w)
+        k = w;
+    float *maxsim = jc_calloc(w, sizeof *maxsim);
+    if (maxsim == NULL)
+        return JC_ENOMEM;
+    float rmax = 0;
+    for (size_t i = 0; i < w; i++)
+        if (c[i].rank > rmax)
+            rmax = c[i].rank;
+    /* Genre sets as bit masks when they fit (they do for MovieLens), so a
+     * Jaccard similarity is two popcounts. */
+    uint64_t *mask = rq->ix->n_genres <= 64 ? jc_malloc_array(w, sizeof *mask) : NULL;
+    for (size_t i = 0; mask && i < w; i++) {
+        const uint16_t *g;
+        uint32_t ng = jc_catalog_item_genres(rq->cat, c[i].item, &g);
+        mask[i] = 0;
+        for (uint32_t t = 0; t < ng; t++)
+            mask[i] |= (uint64_t)1 << (g[t] & 63);
+    }
+    /* Greedy: position p gets the best remaining candidate of the window. */
+    for (size_t pos = 0; pos < k; pos++) {
+        size_t best = pos;
+        float best_v = -INFINITY;
+        for (size_t i = pos; i < w; i++) {
+            float rel = rmax > 0 ? c[i].rank / rmax : 0.0f;
+            float v = (float)(1.0 - lambda) * rel - (float)lambda * maxsim[i];
+            if (v > best_v) {
+                best_v = v;
+                best = i;
+            }
+        }
+        if (best != pos) {
+            struct jc_cand tc = c[pos];
+            c[pos] = c[best];
+            c[best] = tc;
+            float tm = maxsim[pos];
+            maxsim[pos] = maxsim[best];
+            maxsim[best] = tm;
+            if (mask) {
+                uint64_t tb = mask[pos];
+                mask[pos] = mask[best];
+                mask[best] = tb;
+            }
+        }
+        c[pos].final = best_v;
+        for (size_t i = pos + 1; i < w; i++) {
+            float sim;
+            if (mask) {
+                int un = __builtin_popcountll(mask[i] | mask[pos]);
+                sim = un ? (float)__builtin_popcountll(mask[i] & mask[pos]) / (float)un : 0.0f;
+            } else {
+                sim = jc_pipeline_genre_jaccard(rq->cat, c[i].item, c[pos].item);
+            }
+            if (sim > maxsim[i])
+                maxsim[i] = sim;
+        }
+    }
+    for (size_t i = k; i < n; i++)
+        c[i].final = c[i].rank;
+    jc_free(maxsim);
+    jc_free(mask);
+    return JC_OK;
+}
+
+static int rerank_genre_cap(struct jc_pipe_req *rq, struct jc_cand *c, size_t n, size_t k)
+{
+    uint32_t cap = rq->sc->genre_cap;
+    if (cap == 0 || n == 0)
+        return JC_OK;
+    uint32_t ng = rq->ix->n_genres;
+    uint32_t *cnt = jc_calloc((size_t)ng + 1, sizeof *cnt);
+    struct jc_cand *tmp = jc_malloc_array(n, sizeof *tmp);
+    if (cnt == NULL || tmp == NULL) {
+        jc_free(cnt);
+        jc_free(tmp);
+        return JC_ENOMEM;
+    }
+    /* Stable partition: the first k that respect the cap, then the rest. */
+    size_t head = 0, tail = 0;
+    struct jc_cand *deferred = tmp;
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t *g;
+        uint32_t gi = jc_catalog_item_genres(rq->cat, c[i].item, &g) ? g[0] : ng;
+        if (gi > ng)
+            gi = ng;
+        if (head < k && cnt[gi] < cap) {
+            cnt[gi]++;
+            c[head++] = c[i];
+        } else {
+            deferred[tail++] = c[i];
+        }
+    }
+    memcpy(c + head, deferred, sizeof *c * tail);
+    jc_free(cnt);
+    jc_free(tmp);
+    return JC_OK;
+}
+
+static const struct jc_reranker rerankers[] = {
+    {"mmr", "maximal marginal relevance on genre Jaccard (weight: diversity)", rerank_mmr},
+    {"genre_cap", "at most genre_cap items per first genre in the page", rerank_genre_cap},
+};
+
+const struct jc_reranker *jc_pipeline_reranker(const char *name)
+{
+    for (size_t i = 0; i < sizeof rerankers / sizeof rerankers[0]; i++)
+        if (strcmp(rerankers[i].name, name) == 0)
+            return &rerankers[i];
+    return NULL;
+}
+
+/* ---- scenes --------------------------------------------------------------- */
+
+static void scene_default(struct jc_scene *sc, const char *name)
+{
+    memset(sc, 0, sizeof *sc);
+    snprintf(sc->name, sizeof sc->name, "%s", name);
+    static const struct {
+        const char *name;
+        uint32_t quota;
+        float weight;
+    } def[] = {{"genre_pref", 200, 1.0f}, {"cooc", 200, 1.0f}, {"popular", 100, 0.5f}};
+    for (size_t i = 0; i < sizeof def / sizeof def[0]; i++) {
+        sc->recall[i].ch = jc_pipeline_channel(def[i].name);
+        sc->recall[i].quota = def[i].quota;
+        sc->recall[i].weight = def[i].weight;
+    }
+    sc->n_recall = 3;
+    sc->ranker = jc_pipeline_ranker("heuristic");
+    sc->rerank[0] = jc_pipeline_reranker("mmr");
+    sc->rerank[1] = jc_pipeline_reranker("genre_cap");
+    sc->n_rerank = 2;
+    sc->diversity = 0.2;
+    sc->genre_cap = 0;
+}
+
+/* Splits s on ',' into trimmed tokens; calls fn for each. */
+static int parse_list(const char *s, const char *where,
+                      int (*fn)(struct jc_scene *, const char *, size_t, const char *),
+                      struct jc_scene *sc)
+{
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        const char *t = s;
+        size_t tn = n;
+        jc_trim(&t, &tn);
+        if (tn) {
+            int rc = fn(sc, t, tn, where);
+            if (rc)
+                return rc;
+        }
+        if (e == NULL)
+            break;
+        s = e + 1;
+    }
+    return JC_OK;
+}
+
+static int add_recall(struct jc_scene *sc, const char *t, size_t n, const char *where)
+{
+    char name[64];
+    const char *c1 = memchr(t, ':', n);
+    size_t nl = c1 ? (size_t)(c1 - t) : n;
+    snprintf(name, sizeof name, "%.*s", (int)nl, t);
+    const struct jc_recall_channel *ch = jc_pipeline_channel(name);
+    if (ch == NULL)
+        return jc_err_set(JC_EINVAL,
+                          "%s: unknown recall channel '%s' (known: genre_pref, "
+                          "cooc, popular, newest)",
+                          where, name);
+    if (sc->n_recall >= JC_PIPE_MAX_CHANNELS)
+        return jc_err_set(JC_EINVAL, "%s: more than %d recall channels", where,
+                          JC_PIPE_MAX_CHANNELS);
+    uint32_t quota = 100;
+    float weight = 1.0f;
+    if (c1) {
+        const char *q = c1 + 1;
+        const char *c2 = memchr(q, ':', n - nl - 1);
+        size_t qn = c2 ? (size_t)(c2 - q) : n - nl - 1;
+        if (jc_parse_u32(q, qn, &quota) || quota == 0 || quota > 10000)
+            return jc_err_set(JC_EINVAL, "%s: quota of '%s' must be in [1, 10000]", where, name);
+        if (c2 && (jc_parse_f32(c2 + 1, n - nl - 2 - qn, &weight) || weight < 0))
+            return jc_err_set(JC_EINVAL, "%s: weight of '%s' must be a number >= 0", where, name);
+    }
+    for (int i = 0; i < sc->n_recall; i++)
+        if (sc->recall[i].ch == ch)
+            return jc_err_set(JC_EINVAL, "%s: channel '%s' listed twice", where, name);
+    sc->recall[sc->n_recall].ch = ch;
+    sc->recall[sc->n_recall].quota = quota;
+    sc->recall[sc->n_recall].weight = weight;
+    sc->n_recall++;
+    return JC_OK;
+}
+
+static int add_rerank(struct jc_scene *sc, const char *t, size_t n, const char *where)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)n, t);
+    const struct jc_reranker *r = jc_pipeline_reranker(name);
+    if (r == NULL)
+        return jc_err_set(JC_EINVAL, "%s: unknown re-ranker '%s' (known: mmr, genre_cap)", where,
+                          name);
+    if (sc->n_rerank >= JC_PIPE_MAX_RERANKERS)
+        return jc_err_set(JC_EINVAL, "%s: more than %d re-rankers", where, JC_PIPE_MAX_RERANKERS);
+    sc->rerank[sc->n_rerank++] = r;
+    return JC_OK;
+}
+
+static int scene_set(struct jc_scene *sc, const char *key, const char *value)
+{
+    char where[160];
+    snprintf(where, sizeof where, "[scene.%s] %s", sc->name, key);
+    if (strcmp(key, "recall") == 0) {
+        sc->n_recall = 0;
+        int rc = parse_list(value, where, add_recall, sc);
+        if (rc == JC_OK && sc->n_recall == 0)
+            rc = jc_err_set(JC_EINVAL, "%s: no recall channel", where);
+        return rc;
+    }
+    if (strcmp(key, "ranker") == 0) {
+        const struct jc_ranker *r = jc_pipeline_ranker(value);
+        if (r == NULL)
+            return jc_err_set(JC_EINVAL, "%s: unknown ranker '%s' (known: heuristic, recall)",
+                              where, value);
+        sc->ranker = r;
+        return JC_OK;
+    }
+    if (strcmp(key, "rerank") == 0) {
+        sc->n_rerank = 0;
+        return parse_list(value, where, add_rerank, sc);
+    }
+    if (strcmp(key, "diversity") == 0) {
+        double d;
+        if (jc_parse_f64(value, strlen(value), &d) || d < 0 || d > 1)
+            return jc_err_set(JC_EINVAL, "%s: '%s' is not a number in [0, 1]", where, value);
+        sc->diversity = d;
+        return JC_OK;
+    }
+    if (strcmp(key, "genre_cap") == 0) {
+        uint32_t v;
+        if (jc_parse_u32(value, strlen(value), &v) || v > 1000)
+            return jc_err_set(JC_EINVAL, "%s: '%s' is not an integer in [0, 1000]", where, value);
+        sc->genre_cap = v;
+        return JC_OK;
+    }
+    return jc_err_set(
+        JC_EINVAL, "%s: unknown key (known: recall, ranker, rerank, diversity, genre_cap)", where);
+}
+
+void jc_scenes_destroy(struct jc_scenes *s)
+{
+    if (s == NULL)
+        return;
+    jc_free(s->v);
+    jc_free(s);
+}
+
+const struct jc_scene *jc_scenes_find(const struct jc_scenes *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].name, name) == 0)
+            return &s->v[i];
+    return NULL;
+}
+
+int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg)
+{
+    struct jc_scenes *s = jc_calloc(1, sizeof *s);
+    if (s == NULL)
+        return JC_ENOMEM;
+    size_t n_raw = cfg ? cfg->n_raw : 0;
+    s->v = jc_calloc(n_raw + 1, sizeof *s->v);
+    if (s->v == NULL) {
+        jc_free(s);
+        return JC_ENOMEM;
+    }
+    scene_default(&s->v[0], "default");
+    s->n = 1;
+    for (size_t i = 0; i < n_raw; i++) {
+        const struct jc_config_raw *r = &cfg->raw[i];
+        if (strncmp(r->section, "scene.", 6) != 0)
+            continue;
+        const char *name = r->section + 6;
+        if (name[0] == '\0' || strlen(name) >= sizeof s->v[0].name) {
+            jc_scenes_destroy(s);
+            return jc_err_set(JC_EINVAL, "[%s]: bad scene name", r->section);
+        }
+        struct jc_scene *sc = (struct jc_scene *)jc_scenes_find(s, name);
+        if (sc == NULL) {
+            sc = &s->v[s->n++];
+            scene_default(sc, name);
+        }
+        int rc = scene_set(sc, r->key, r->value);
+        if (rc) {
+            jc_scenes_destroy(s);
+            return rc;
+        }
+    }
+    *out = s;
+    return JC_OK;
+}
+
+/* ---- the pipeline ------------------------------------------------------- */
+
+static int cmp_rank_desc(const void *pa, const void *pb)
+{
+    const struct jc_cand *a = pa, *b = pb;
+    if (a->rank != b->rank)
+        return a->rank > b->rank ? -1 : 1;
+    return a->item < b->item ? -1 : a->item > b->item;
+}
+
+void jc_reco_result_free(struct jc_reco_result *res)
+{
+    jc_free(res->items);
+    res->items = NULL;
+    res->n = 0;
+}
+
+int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene *sc,
+                          const struct jc_reco_query *q, struct jc_reco_result *res)
+{
+    memset(res, 0, sizeof *res);
+    const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_catidx *ix = jc_state_idx(st);
+    struct scratch *s = scratch_get(ix->n_items, ix->n_genres);
+    if (s == NULL)
+        return JC_ENOMEM;
+    struct jc_pipe_req rq = {.st = st, .cat = cat, .ix = ix, .sc = sc, .q = q, .s = s};
+    jc_catalog_interactions(cat, &rq.in);
+    rq.has_user = q->has_user && q->user < ix->n_users;
+    rq.user = q->user;
+    uint64_t t0 = jc_now_ns();
+    user_context(&rq);
+    marks_next(&s->skip, ix->n_items);
+    marks_next(&s->inset, ix->n_items);
+    s->n_cands = 0;
+    for (uint64_t k = rq.hb; k < rq.he; k++)
+        mark(&s->skip, rq.in.item[k]);
+    for (size_t i = 0; i < q->n_exclude; i++)
+        if (q->exclude[i] < ix->n_items)
+            mark(&s->skip, q->exclude[i]);
+
+    /* 1. recall */
+    for (int c = 0; c < sc->n_recall; c++) {
+        size_t before = s->n_cands;
+        int rc = sc->recall[c].ch->recall(&rq, c, sc->recall[c].quota);
+        if (rc)
+            return rc;
+        res->channel_counts[c] = (uint32_t)(s->n_cands - before);
+    }
+    if (rq.oom)
+        return jc_err_set(JC_ENOMEM, "out of memory collecting candidates");
+    for (size_t i = 0; i < s->n_cands; i++) {
+        struct jc_cand *c = &s->cands[i];
+        float r = 0;
+        for (int ch = 0; ch < sc->n_recall; ch++)
+            if (c->channels & (1u << ch))
+                r += sc->recall[ch].weight * c->ch_score[ch];
+        c->recall = r;
+        /* recount: channel_counts are "recalled by", not "added by" */
+    }
+    for (int ch = 0; ch < sc->n_recall; ch++) {
+        uint32_t cnt = 0;
+        for (size_t i = 0; i < s->n_cands; i++)
+            cnt += (s->cands[i].channels >> ch) & 1u;
+        res->channel_counts[ch] = cnt;
+    }
+    uint64_t t1 = jc_now_ns();
+
+    /* 2. rank, with fallback to the scene's ranker */
+    const struct jc_ranker *rk = sc->ranker;
+    if (q->model && q->model[0] && strcmp(q->model, "default") != 0) {
+        const struct jc_ranker *want = jc_pipeline_ranker(q->model);
+        if (want) {
+            rk = want;
+        } else {
+            res->fallback = 1;
+            snprintf(res->fallback_reason, sizeof res->fallback_reason,
+                     "model '%s' is not loaded; ranked by '%s'", q->model, sc->ranker->name);
+        }
+    }
+    int rc = rk->score(&rq, s->cands, s->n_cands);
+    if (rc && rk != sc->ranker) {
+        res->fallback = 1;
+        snprintf(res->fallback_reason, sizeof res->fallback_reason,
+                 "ranker '%s' failed; ranked by '%s'", rk->name, sc->ranker->name);
+        rk = sc->ranker;
+        rc = rk->score(&rq, s->cands, s->n_cands);
+    }
+    if (rc)
+        return rc;
+    res->ranker = rk->name;
+    qsort(s->cands, s->n_cands, sizeof *s->cands, cmp_rank_desc);
+    for (size_t i = 0; i < s->n_cands; i++) {
+        s->cands[i].rank_pos = (uint32_t)i;
+        s->cands[i].final = s->cands[i].rank;
+    }
+    uint64_t t2 = jc_now_ns();
+
+    /* 3. re-rank the head that the page needs */
+    size_t want_n = (size_t)q->offset + q->n;
+    if (want_n > s->n_cands)
+        want_n = s->n_cands;
+    for (int r = 0; r < sc->n_rerank; r++) {
+        rc = sc->rerank[r]->rerank(&rq, s->cands, s->n_cands, want_n);
+        if (rc)
+            return rc;
+    }
+    uint64_t t3 = jc_now_ns();
+
+    res->n_candidates = s->n_cands;
+    size_t from = q->offset < s->n_cands ? q->offset : s->n_cands;
+    size_t n = want_n > from ? want_n - from : 0;
+    res->items = jc_malloc_array(n ? n : 1, sizeof *res->items);
+    if (res->items == NULL)
+        return JC_ENOMEM;
+    memcpy(res->items, s->cands + from, sizeof *res->items * n);
+    res->n = n;
+    res->stage_ns[0] = t1 - t0;
+    res->stage_ns[1] = t2 - t1;
+    res->stage_ns[2] = t3 - t2;
+    return JC_OK;
+}
+
+/* ---- similar items -------------------------------------------------------- */
+
+/* 0.6 * co-occurrence cosine (normalised by the best candidate) + 0.4 *
+ * genre Jaccard, over co-interacted items plus the best items of the
+ * item's genres (so items without interactions still get neighbours). */
+static int similar_cooc_genre(const struct jc_serve_state *st, uint32_t item, uint32_t n,
+                              struct jc_sim *out, size_t *n_out)
+{
+    const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_catidx *ix = jc_state_idx(st);
+    struct scratch *s = scratch_get(ix->n_items, ix->n_genres);
+    if (s == NULL)
+        return JC_ENOMEM;
+    struct jc_interactions in;
+    jc_catalog_interactions(cat, &in);
+    cooc_accumulate(cat, &in, s, ix->n_items, &item, 1, 0, 0, SIM_USERS, SIM_ITEMS);
+    /* Genre candidates join with a zero count. */
+    const uint16_t *g;
+    uint32_t ng = jc_catalog_item_genres(cat, item, &g);
+    for (uint32_t k = 0; k < ng; k++) {
+        const uint32_t *items;
+        size_t cnt = jc_catidx_list(ix, g[k], JC_SORT_DAMPED, &items);
+        for (size_t i = 0; i < cnt && i < SIM_GENRE_CANDS / (ng ? ng : 1) + 1; i++) {
+            uint32_t j = items[i];
+            if (!marked(&s->acc_m, j)) {
+                mark(&s->acc_m, j);
+                s->acc[j] = 0;
+                s->touched[s->n_touched++] = j;
+            }
+        }
+    }
+    /* Pass 1: co-occurrence cosine into acc[] and its maximum; pass 2: the
+     * blended score into acc[]; then the top n by a bounded heap. */
+    float ci = (float)(ix->count[item] < SIM_USERS ? ix->count[item] : SIM_USERS);
+    float cmax = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < s->n_touched; i++) {
+        uint32_t j = s->touched[i];
+        if (j == item)
+            continue;
+        float cj = (float)ix->count[j];
+        float cos = s->acc[j] > 0 ? s->acc[j] / sqrtf(ci * (cj > 0 ? cj : 1)) : 0.0f;
+        s->acc[j] = cos;
+        if (cos > cmax)
+            cmax = cos;
+        s->touched[m++] = j;
+    }
+    for (size_t i = 0; i < m; i++) {
+        uint32_t j = s->touched[i];
+        float cooc = cmax > 0 ? s->acc[j] / cmax : 0.0f;
+        s->acc[j] = 0.6f * cooc + 0.4f * jc_pipeline_genre_jaccard(cat, item, j);
+    }
+    size_t k = top_k(s->touched, m, s->acc, n);
+    for (size_t i = 0; i < k; i++) {
+        uint32_t j = s->touched[i];
+        out[i].item = j;
+        out[i].score = s->acc[j];
+        out[i].jaccard = jc_pipeline_genre_jaccard(cat, item, j);
+        out[i].cooc = (out[i].score - 0.4f * out[i].jaccard) / 0.6f;
+    }
+    *n_out = k;
+    return JC_OK;
+}
+
+static const struct {
+    const char *name;
+    struct jc_similar_provider p;
+} similar_providers[] = {
+    {"cooc_genre", {"cooc_genre", similar_cooc_genre}},
+    {"cooc", {"cooc_genre", similar_cooc_genre}},
+    {"genre", {"cooc_genre", similar_cooc_genre}},
+    {"default", {"cooc_genre", similar_cooc_genre}},
+};
+
+void jc_sim_result_free(struct jc_sim_result *res)
+{
+    jc_free(res->items);
+    res->items = NULL;
+    res->n = 0;
+}
+
+int jc_pipeline_similar(const struct jc_serve_state *st, uint32_t item, uint32_t n,
+                        const char *model, struct jc_sim_result *res)
+{
+    memset(res, 0, sizeof *res);
+    const struct jc_similar_provider *p = &similar_providers[0].p;
+    if (model && model[0]) {
+        size_t i = 0;
+        size_t np = sizeof similar_providers / sizeof similar_providers[0];
+        for (; i < np; i++)
+            if (strcmp(similar_providers[i].name, model) == 0)
+                break;
+        if (i < np)
+            p = &similar_providers[i].p;
+        else
+            res->fallback = 1;
+    }
+    res->items = jc_malloc_array(n ? n : 1, sizeof *res->items);
+    if (res->items == NULL)
+        return JC_ENOMEM;
+    int rc = p->similar(st, item, n, res->items, &res->n);
+    if (rc) {
+        jc_sim_result_free(res);
+        return rc;
+    }
+    res->provider = p->name;
+    return JC_OK;
+}

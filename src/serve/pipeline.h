@@ -1,0 +1,195 @@
+/*
+ * pipeline.h - the recommendation pipeline: recall -> rank -> re-rank.
+ *
+ * A scene (configured in junco.ini as [scene.NAME], "default" built in)
+ * names an ordered list of recall channels with quotas and weights, one
+ * ranker and a list of re-rankers. A request runs:
+ *   1. user context: history range, mean value, genre preferences, and the
+ *      set of items to skip (watched + the request's exclude list);
+ *   2. recall: each channel appends up to `quota` candidates to one
+ *      de-duplicated set, recording its own score per candidate; the merged
+ *      recall score is the weighted sum of the channel scores;
+ *   3. ranking: the ranker writes one score per candidate; if the requested
+ *      ranker (model) is unknown, unavailable or fails, the scene's default
+ *      ranker runs and the result says so (fallback);
+ *   4. re-ranking: each re-ranker reorders a window at the head of the
+ *      ranked list (MMR diversity, per-genre caps), then the page
+ *      [offset, offset + n) is returned.
+ * Every candidate keeps its channel bits and per-stage scores, which is what
+ * explain=1 shows.
+ *
+ * Extension points (phase 2): add a struct jc_recall_channel (ANN around
+ * the user vector / recent items), a struct jc_ranker that scores with a
+ * registry model, or a struct jc_reranker to the tables in pipeline.c;
+ * their resources come from the snapshot (req->st), never from globals, so
+ * hot reload swaps them with the snapshot. Similar items go through struct
+ * jc_similar_provider the same way.
+ *
+ * Threading: functions are reentrant; per-request scratch memory is
+ * thread-local and reused between requests of one thread.
+ */
+#ifndef JC_SERVE_PIPELINE_H
+#define JC_SERVE_PIPELINE_H
+
+#include "serve/state.h"
+
+#include <junco/config.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JC_PIPE_MAX_CHANNELS  8
+#define JC_PIPE_MAX_RERANKERS 4
+#define JC_PIPE_MAX_EXCLUDE   1000
+
+struct jc_cand {
+    uint32_t item;
+    uint32_t channels;                    /* bit c: channel c recalled it */
+    float ch_score[JC_PIPE_MAX_CHANNELS]; /* per-channel score in [0, 1] */
+    float recall;                         /* weighted sum of channel scores */
+    float rank;                           /* ranker score */
+    float final;                          /* re-ranker objective (or rank) */
+    uint32_t rank_pos;                    /* position after ranking */
+};
+
+struct jc_pipe_req;
+
+struct jc_recall_channel {
+    const char *name;
+    const char *help;
+    /* Adds up to quota candidates with jc_pipe_add(). JC_OK or an error
+     * (the channel is then skipped and counted as failed). */
+    int (*recall)(struct jc_pipe_req *rq, int ch, uint32_t quota);
+};
+
+struct jc_ranker {
+    const char *name;
+    const char *help;
+    /* Writes c[i].rank for i < n. Errors make the pipeline fall back. */
+    int (*score)(struct jc_pipe_req *rq, struct jc_cand *c, size_t n);
+};
+
+struct jc_reranker {
+    const char *name;
+    const char *help;
+    /* Reorders c[0..n) so that the first k are the best page head;
+     * sets c[i].final. */
+    int (*rerank)(struct jc_pipe_req *rq, struct jc_cand *c, size_t n, size_t k);
+};
+
+struct jc_scene {
+    char name[64];
+    int n_recall;
+    struct {
+        const struct jc_recall_channel *ch;
+        uint32_t quota;
+        float weight;
+    } recall[JC_PIPE_MAX_CHANNELS];
+    const struct jc_ranker *ranker;
+    int n_rerank;
+    const struct jc_reranker *rerank[JC_PIPE_MAX_RERANKERS];
+    double diversity;   /* MMR: weight of (1 - max similarity), 0..1 */
+    uint32_t genre_cap; /* at most this many items per first genre, 0 = off */
+};
+
+struct jc_scenes {
+    int n;
+    struct jc_scene *v; /* v[0] is "default" */
+};
+
+/* Compiles the built-in default scene plus every [scene.NAME] section of
+ * cfg (keys: recall = "chan:quota[:weight],...", ranker, rerank = "a,b",
+ * diversity, genre_cap). Unknown keys, channels or rankers are JC_EINVAL
+ * naming the section and key. cfg may be NULL. */
+int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg);
+void jc_scenes_destroy(struct jc_scenes *s);
+const struct jc_scene *jc_scenes_find(const struct jc_scenes *s, const char *name);
+
+/* Tables of what can be named in scenes and requests. */
+const struct jc_recall_channel *jc_pipeline_channel(const char *name);
+const struct jc_ranker *jc_pipeline_ranker(const char *name);
+const struct jc_reranker *jc_pipeline_reranker(const char *name);
+
+/* Recognised model names in requests (the reference's names, including
+ * its misspelling "nerualcf"); 1 if known. Models that are known but not
+ * loaded fall back to the scene's ranker. */
+int jc_pipeline_model_known(const char *name);
+
+struct jc_reco_query {
+    int has_user; /* 0: anonymous (cold start) */
+    uint32_t user;
+    uint32_t n, offset;
+    const uint32_t *exclude; /* items to skip */
+    size_t n_exclude;
+    int32_t genre;     /* only items of this genre; -1 = any */
+    const char *model; /* ranker/model name requested, NULL = scene's */
+};
+
+struct jc_reco_result {
+    struct jc_cand *items; /* owned (jc_free): the page */
+    size_t n;
+    size_t n_candidates; /* after recall, de-duplication and filters */
+    const char *ranker;  /* the ranker that produced the scores */
+    int fallback;        /* 1: the requested model was not used */
+    char fallback_reason[128];
+    uint64_t stage_ns[3];                          /* recall, rank, rerank */
+    uint32_t channel_counts[JC_PIPE_MAX_CHANNELS]; /* candidates per channel */
+};
+
+/* Runs the pipeline of scene sc for q. Errors: JC_ENOMEM. */
+int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene *sc,
+                          const struct jc_reco_query *q, struct jc_reco_result *res);
+void jc_reco_result_free(struct jc_reco_result *res);
+
+/* ---- similar items ---------------------------------------------------- */
+
+struct jc_sim {
+    uint32_t item;
+    float score;
+    float cooc;    /* normalised co-occurrence in [0, 1] */
+    float jaccard; /* genre Jaccard */
+};
+
+struct jc_similar_provider {
+    const char *name;
+    int (*similar)(const struct jc_serve_state *st, uint32_t item, uint32_t n, struct jc_sim *out,
+                   size_t *n_out);
+};
+
+struct jc_sim_result {
+    struct jc_sim *items; /* owned (jc_free) */
+    size_t n;
+    const char *provider;
+    int fallback;
+};
+
+/* Items similar to `item` with the provider named by model (NULL or an
+ * unavailable one: the co-occurrence + genre provider, fallback = 1 when a
+ * name was given but not served). */
+int jc_pipeline_similar(const struct jc_serve_state *st, uint32_t item, uint32_t n,
+                        const char *model, struct jc_sim_result *res);
+void jc_sim_result_free(struct jc_sim_result *res);
+
+/* ---- user profile ------------------------------------------------------ */
+
+struct jc_genre_pref {
+    uint32_t genre;
+    uint32_t count; /* interactions with items of this genre */
+    float share;    /* count / interactions */
+    float mean;     /* mean value on this genre */
+    float score;    /* preference used by the pipeline */
+};
+
+/* The user's genre preferences, best first (at most cap). Returns the
+ * number written. */
+size_t jc_pipeline_user_genres(const struct jc_serve_state *st, uint32_t user,
+                               struct jc_genre_pref *out, size_t cap);
+
+/* Genre Jaccard similarity of two items. */
+float jc_pipeline_genre_jaccard(const struct jc_catalog *cat, uint32_t a, uint32_t b);
+
+/* Used by channels: adds item to the candidate set with this channel's
+ * score (ignored when the item is filtered or already scored higher). */
+void jc_pipe_add(struct jc_pipe_req *rq, int ch, uint32_t item, float score);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * state.c - reference counting, the catalog component, snapshot roots and
+ * the publication slot (see state.h for the protocol).
+ *
+ * The slot uses a mutex rather than a lock-free scheme: acquiring is a
+ * lock, one atomic increment and an unlock (tens of nanoseconds, far below
+ * the cost of a request), and it makes the "pointer read + increment" pair
+ * atomic with respect to a concurrent swap without hazard pointers.
+ */
+#include "serve/state.h"
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "serve/pipeline.h"
+#include <junco/error.h>
+
+#include <stdio.h>
+#include <string.h>
+
+void jc_rc_init(struct jc_rc *rc, void (*destroy)(struct jc_rc *))
+{
+    atomic_init(&rc->refs, 1);
+    rc->destroy = destroy;
+}
+
+void jc_rc_retain(struct jc_rc *rc)
+{
+    atomic_fetch_add_explicit(&rc->refs, 1, memory_order_relaxed);
+}
+
+void jc_rc_release(struct jc_rc *rc)
+{
+    if (rc == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&rc->refs, 1, memory_order_acq_rel) == 1)
+        rc->destroy(rc);
+}
+
+static void catalog_comp_destroy(struct jc_rc *rc)
+{
+    struct jc_catalog_comp *c = (struct jc_catalog_comp *)rc;
+    jc_catidx_destroy(c->idx);
+    jc_catalog_close(c->cat);
+    jc_free(c);
+}
+
+int jc_catalog_comp_open(struct jc_catalog_comp **out, const char *path)
+{
+    struct jc_catalog_comp *c = jc_calloc(1, sizeof *c);
+    if (c == NULL)
+        return JC_ENOMEM;
+    int rc = jc_catalog_open(&c->cat, path);
+    if (rc == JC_OK)
+        rc = jc_catidx_build(&c->idx, c->cat);
+    if (rc) {
+        if (c->cat)
+            jc_catalog_close(c->cat);
+        jc_free(c);
+        return rc;
+    }
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->loaded_at = jc_wall_s();
+    jc_rc_init(&c->rc, catalog_comp_destroy);
+    *out = c;
+    return JC_OK;
+}
+
+static void state_destroy(struct jc_rc *rc)
+{
+    struct jc_serve_state *st = (struct jc_serve_state *)rc;
+    jc_scenes_destroy(st->scenes);
+    jc_rc_release(&st->catalog->rc);
+    jc_free(st);
+}
+
+int jc_serve_state_create(struct jc_serve_state **out, struct jc_catalog_comp *catalog,
+                          const struct jc_config *cfg, uint64_t version)
+{
+    struct jc_serve_state *st = jc_calloc(1, sizeof *st);
+    if (st == NULL)
+        return JC_ENOMEM;
+    int rc = jc_scenes_build(&st->scenes, cfg);
+    if (rc) {
+        jc_free(st);
+        return rc;
+    }
+    jc_rc_retain(&catalog->rc);
+    st->catalog = catalog;
+    st->version = version;
+    st->published_at = jc_wall_s();
+    jc_rc_init(&st->rc, state_destroy);
+    *out = st;
+    return JC_OK;
+}
+
+void jc_state_slot_init(struct jc_state_slot *s)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    s->cur = NULL;
+}
+
+void jc_state_slot_free(struct jc_state_slot *s)
+{
+    jc_state_slot_swap(s, NULL);
+    pthread_mutex_destroy(&s->mu);
+}
+
+struct jc_serve_state *jc_state_acquire(struct jc_state_slot *s)
+{
+    pthread_mutex_lock(&s->mu);
+    struct jc_serve_state *st = s->cur;
+    if (st)
+        jc_rc_retain(&st->rc);
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+void jc_state_release(struct jc_serve_state *st)
+{
+    if (st)
+        jc_rc_release(&st->rc);
+}
+
+void jc_state_slot_swap(struct jc_state_slot *s, struct jc_serve_state *st)
+{
+    pthread_mutex_lock(&s->mu);
+    struct jc_serve_state *old = s->cur;
+    s->cur = st;
+    pthread_mutex_unlock(&s->mu);
+    jc_state_release(old);
+}
