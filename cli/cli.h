@@ -18,13 +18,13 @@
 
 #include <stdio.h>
 
-#define JC_EXIT_OK 0
+#define JC_EXIT_OK    0
 #define JC_EXIT_ERROR 1
 #define JC_EXIT_USAGE 2
 
 struct jc_cli {
-    const char *home;       /* data home directory */
-    struct jc_config cfg;   /* effective configuration */
+    const char *home;     /* data home directory */
+    struct jc_config cfg; /* effective configuration */
     int verbose;
     int quiet;
     const char *argv0;
@@ -45,9 +45,9 @@ extern const struct jc_opt jc_cli_global_opts[];
  * Returns -1 to continue, or an exit code to return immediately
  * (0 after --help, 2 on a usage error).
  */
-int jc_cli_parse(struct jc_cli *cli, const char *cmd, const char *synopsis,
-                 const char *description, const struct jc_opt *opts, int argc, char **argv,
-                 const char **pos, int max_pos, int *n_pos);
+int jc_cli_parse(struct jc_cli *cli, const char *cmd, const char *synopsis, const char *description,
+                 const struct jc_opt *opts, int argc, char **argv, const char **pos, int max_pos,
+                 int *n_pos);
 
 /* Prints "junco: error: <detailed message>" and returns JC_EXIT_ERROR. */
 int jc_cli_fail(int rc);
@@ -72,7 +72,36 @@ int jc_cmd_synth(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_config(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_demo(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_items(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_eval(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_train(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_predict(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_ab(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_events(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_nearline(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_embed(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_index(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_similar(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_recommend_emb(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_features(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_publish(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_store(struct jc_cli *cli, int argc, char **argv);
+
+/* Embeddings and their indexes (cli/cmd_index.c). */
+struct jc_emb;
+struct jc_ann;
+/* <home>/embeddings/<name>.jemb; JC_EINVAL for a bad name. */
+int jc_cli_embedding_path(const struct jc_cli *cli, const char *name, char *out, size_t cap);
+/* <home>/indexes/<name>.<type>.jann. */
+int jc_cli_index_path(const struct jc_cli *cli, const char *name, const char *type, char *out,
+                      size_t cap);
+/* Loads an embedding by name and checks it against cat (may be NULL). */
+int jc_cli_load_embedding(const struct jc_cli *cli, const char *name, const struct jc_catalog *cat,
+                          struct jc_emb **out);
+/* Opens the index of an embedding: want = "auto" (first of hnsw, flat, lsh
+ * that exists and is newer than the embedding; *out NULL if none), "none",
+ * or a type (must exist). type_out receives the type or "exact". */
+int jc_cli_open_index(const struct jc_cli *cli, const char *name, const char *want,
+                      struct jc_ann **out, char *type_out, size_t cap);
 
 #endif

@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include <junco/error.h>
+#include <junco/eventlog.h>
 #include <junco/import.h>
 
 #include <stdio.h>
@@ -93,10 +94,38 @@ static void print_json(const struct jc_import_result *r, const char *src)
     jc_buf_free(&b);
 }
 
+/* --to-log: the new catalog's interactions into the event log
+ * (jc_eventlog_replay_catalog), for the nearline worker. */
+static int replay_to_log(struct jc_cli *cli, const char *cat_path, int json)
+{
+    char dir[4096];
+    struct jc_catalog *cat = NULL;
+    struct jc_eventlog *log = NULL;
+    struct jc_eventlog_config c;
+    uint64_t n = 0;
+    int rc = jc_cli_path(cli, "events", dir, sizeof dir);
+    if (rc == JC_OK)
+        rc = jc_catalog_open(&cat, cat_path);
+    if (rc == JC_OK) {
+        jc_eventlog_config_from_settings(&c, &cli->cfg, dir);
+        rc = jc_eventlog_open(&log, &c);
+    }
+    if (rc == JC_OK)
+        rc = jc_eventlog_replay_catalog(log, cat, 0, &cli->progress, &n);
+    jc_cli_progress_done(cli);
+    if (rc)
+        rc = jc_cli_fail(rc);
+    else if (!json)
+        printf("event log %s: %llu interactions appended\n", dir, (unsigned long long)n);
+    jc_eventlog_close(log);
+    jc_catalog_close(cat);
+    return rc;
+}
+
 int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
 {
     const char *format = NULL, *map = NULL;
-    int skip_bad = 0, append = 0, json = 0;
+    int skip_bad = 0, append = 0, json = 0, to_log = 0;
     const struct jc_opt opts[] = {
         {"format", 'f', JC_OPT_STR, &format, "FMT",
          "auto|ml-latest|ml-100k|ml-1m|csv|jsonl (default: import.format)", NULL},
@@ -106,6 +135,8 @@ int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
          "skip malformed rows (counted and reported) instead of failing", NULL},
         {"append", 0, JC_OPT_FLAG, &append, NULL, "add to the existing catalog", NULL},
         {"json", 0, JC_OPT_FLAG, &json, NULL, "print the result as JSON", NULL},
+        {"to-log", 0, JC_OPT_FLAG, &to_log, NULL,
+         "also append the catalog's interactions to the event log, in time order", NULL},
         {NULL, 0, 0, NULL, NULL, NULL, NULL},
     };
     const char *pos[1];
@@ -119,6 +150,9 @@ int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
         return rc;
     if (n_pos != 1)
         return jc_cli_usage("import", "expected one source (a directory or a file)");
+    if (to_log && append)
+        return jc_cli_usage("import", "--to-log replays the whole catalog; it cannot be "
+                                      "combined with --append");
     struct jc_import_opts io;
     jc_import_opts_default(&io);
     io.format = format ? format : cli->cfg.import_format;
@@ -170,5 +204,7 @@ int jc_cmd_import(struct jc_cli *cli, int argc, char **argv)
                     (unsigned long long)(res.bad_rows - res.n_messages));
     }
     jc_import_result_free(&res);
+    if (to_log)
+        return replay_to_log(cli, path, json);
     return JC_EXIT_OK;
 }

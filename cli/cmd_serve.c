@@ -105,8 +105,12 @@ int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv)
         "Serves the catalog, the recommendation API (REST under /api/v1 and the\n"
         "Sparrow-RecSys-compatible /getmovie, /getuser, /getrecommendation,\n"
         "/getsimilarmovie, /getrecforyou), /healthz, /readyz, /metrics and the web UI.\n"
-        "Prints \"listening on http://ADDR:PORT\" once ready. SIGHUP reloads the\n"
-        "catalog; SIGTERM or SIGINT stop gracefully (requests in flight finish).",
+        "A/B experiments come from [experiment.*] and [variant.*] sections of junco.ini;\n"
+        "every served list is logged as impression events in the event log, which\n"
+        "also takes POST /api/v1/events; POST /api/v1/items and /users upsert into an\n"
+        "overlay kept under the home. Prints \"listening on http://ADDR:PORT\" once\n"
+        "ready. SIGHUP reloads the catalog; SIGTERM or SIGINT stop gracefully\n"
+        "(requests in flight finish, queued exposures are written).",
         opts, argc, argv, NULL, 0, NULL);
     if (rc >= 0)
         return rc;

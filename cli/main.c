@@ -26,10 +26,10 @@ static struct jc_opt_list g_sets;
 static int g_verbose, g_quiet;
 
 const struct jc_opt jc_cli_global_opts[] = {
-    {"home", 0, JC_OPT_STR, &g_home, "DIR",
-     "data home (default ./junco-data, or $JUNCO_HOME)", NULL},
-    {"set", 0, JC_OPT_LIST, &g_sets, "SEC.KEY=VAL",
-     "override a setting of junco.ini (repeatable)", NULL},
+    {"home", 0, JC_OPT_STR, &g_home, "DIR", "data home (default ./junco-data, or $JUNCO_HOME)",
+     NULL},
+    {"set", 0, JC_OPT_LIST, &g_sets, "SEC.KEY=VAL", "override a setting of junco.ini (repeatable)",
+     NULL},
     {"verbose", 'v', JC_OPT_FLAG, &g_verbose, NULL, "more diagnostics on stderr", NULL},
     {"quiet", 'q', JC_OPT_FLAG, &g_quiet, NULL, "no progress bars or notes on stderr", NULL},
     {NULL, 0, 0, NULL, NULL, NULL, NULL},
@@ -44,8 +44,23 @@ static const struct jc_cli_command commands[] = {
     {"items", jc_cmd_items, "look up items by id or title"},
     {"synth", jc_cmd_synth, "generate a synthetic MovieLens-format data set"},
     {"config", jc_cmd_config, "show or initialise the configuration (dump, get, init, docs)"},
+    {"features", jc_cmd_features, "point-in-time features and train/valid/test sample files"},
+    {"publish", jc_cmd_publish,
+     "publish the latest features to the feature store (publish features)"},
+    {"store", jc_cmd_store, "inspect the feature store (store get KIND ID, store dump)"},
     {"events", jc_cmd_events, "the event log: append, tail, stats, replay-catalog"},
+    {"nearline", jc_cmd_nearline,
+     "consume the event log into realtime features (and online model updates)"},
+    {"embed", jc_cmd_embed, "train item/user vectors: item2vec, deepwalk, node2vec, ials, bpr"},
+    {"index", jc_cmd_index, "build nearest-neighbour indexes over embeddings (hnsw, lsh, flat)"},
+    {"similar", jc_cmd_similar, "items most similar to an item in an embedding"},
+    {"recommend-emb", jc_cmd_recommend_emb, "items nearest to a user's embedding vector"},
     {"serve", jc_cmd_serve, "run the HTTP server: API, compatible endpoints, web UI"},
+    {"eval", jc_cmd_eval, "evaluate recommenders: protocols, baselines, leaderboard, report"},
+    {"train", jc_cmd_train,
+     "train a ranking model (lr, fm, mlp, widedeep, neumf, twotower, deepfm, din, dcn)"},
+    {"predict", jc_cmd_predict, "score sample files with a trained model and report CTR metrics"},
+    {"ab", jc_cmd_ab, "A/B test analysis of logged exposures and clicks (ab report)"},
     {"demo", jc_cmd_demo, "run the pipeline on the bundled MovieLens data"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
@@ -109,9 +124,9 @@ int jc_cli_ensure_home(const struct jc_cli *cli, const char *rel)
     return rc;
 }
 
-int jc_cli_parse(struct jc_cli *cli, const char *cmd, const char *synopsis,
-                 const char *description, const struct jc_opt *opts, int argc, char **argv,
-                 const char **pos, int max_pos, int *n_pos)
+int jc_cli_parse(struct jc_cli *cli, const char *cmd, const char *synopsis, const char *description,
+                 const struct jc_opt *opts, int argc, char **argv, const char **pos, int max_pos,
+                 int *n_pos)
 {
     const char *dummy[1];
     int dummy_n;

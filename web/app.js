@@ -285,9 +285,14 @@ async function pageUser(main) {
     const rec = await api("/users/" + encodeURIComponent(id) + "/recommendations?n=14" + mq);
     document.getElementById("ranker").textContent = "ranked by " + rec.ranker + " · scene " +
       rec.scene + " · " + rec.candidates + " candidates";
-    if (rec.experiment)
-      note.append(el("div", { class: "notice", id: "variant",
-        text: "A/B experiment " + rec.experiment + ": variant " + rec.variant }));
+    /* A/B: the variant of every layer the user is in (the first layer's
+     * is also in rec.experiment / rec.variant). */
+    if (rec.experiments && rec.experiments.length)
+      note.append(el("div", { class: "notice ab", id: "variant", "data-experiment": rec.experiment,
+                              "data-variant": rec.variant },
+        "A/B test: ", ...rec.experiments.flatMap((x, k) => [k ? " · " : null,
+          el("b", { text: x.experiment }), " → variant ", el("b", { class: "variant", text: x.variant })])
+          .filter((x) => x !== null)));
     if (rec.fallback)
       note.append(el("div", { class: "notice", text: rec.fallback_reason }));
     rec.items.forEach((x) => recRow.append(card(x.item, { position: x.position,
@@ -356,7 +361,8 @@ async function pageExplain(main) {
     const stages = rec.stages;
     main.append(...[
       el("h1", { text: "Why " + cleanTitle(hit.item.title) + "?" }),
-      el("p", { class: "muted", text: "For user " + user + " · scene " + rec.scene + " · ranked by " + rec.ranker }),
+      el("p", { class: "muted", id: "context", text: "For user " + user + " · scene " + rec.scene + " · ranked by " + rec.ranker +
+        (rec.experiments && rec.experiments.length ? " · A/B " + rec.experiments.map((x) => x.experiment + " → " + x.variant).join(", ") : "") }),
       rec.fallback ? el("div", { class: "notice", text: rec.fallback_reason }) : null,
       el("div", { class: "cols" },
         el("div", { class: "panel" },

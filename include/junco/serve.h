@@ -5,7 +5,8 @@
  * A server is built in steps: fill struct jc_serve_config from
  * jc_serve_config_default() (or jc_serve_config_from(), which reads the
  * [serve] section of junco.ini), then jc_serve_open() loads the served state
- * (catalog and derived indexes, later models and ANN indexes) as one
+ * (catalog, the overlay of items and users upserted over HTTP, derived
+ * indexes, scenes and A/B experiments; later models and ANN indexes) as one
  * reference-counted snapshot and starts the HTTP server on libmicrohttpd.
  * Every request takes a reference to the snapshot that is current when it
  * starts, so jc_serve_reload() can publish a new snapshot atomically while
@@ -15,6 +16,11 @@
  * Shutdown is graceful: jc_serve_stop() stops accepting connections, lets
  * requests in flight finish (up to drain_timeout_ms), then closes; /readyz
  * answers 503 while draining so load balancers move traffic away.
+ *
+ * The server is the event log's writer process (the embedded log admits
+ * one): POST /api/v1/events appends synchronously (durable before 200), and
+ * every served recommendation list is logged as impression events through
+ * a bounded queue and a background thread, never blocking a request.
  *
  * The metrics registry (jc_metrics_*) holds counters, gauges and histograms,
  * optionally labelled, and renders them in the Prometheus text format
@@ -109,6 +115,13 @@ int jc_metrics_render(struct jc_metrics *m, struct jc_buf *out);
 
 /* ---- the server -------------------------------------------------------- */
 
+/* Whether the server opens the event log (POST /api/v1/events, exposures). */
+enum jc_serve_events {
+    JC_SERVE_EVENTS_ON = 0,       /* open at start; failing to open stops the start */
+    JC_SERVE_EVENTS_OPTIONAL = 1, /* run without it when it cannot be opened */
+    JC_SERVE_EVENTS_OFF = 2,      /* never open it */
+};
+
 enum jc_serve_mode {
     JC_SERVE_EPOLL = 0, /* internal epoll polling thread pool (default) */
     JC_SERVE_POLL = 1,  /* internal poll() thread pool */
@@ -133,11 +146,20 @@ struct jc_serve_config {
     int max_connections;
     int debug_routes;            /* 1: enable /debug/... (tests) */
     const char *require;         /* comma list of components /readyz needs */
-    const struct jc_config *cfg; /* for [scene.*] sections; may be NULL */
+    const struct jc_config *cfg; /* [scene.*], [experiment.*], [variant.*],
+                                    [events] and [kafka]; may be NULL */
+    enum jc_serve_events events; /* the event log (default ON) */
+    const char *events_dir;      /* NULL: <home>/events */
+    int exposures;               /* 1: log served lists as impressions */
+    size_t exposure_queue;       /* events queued at most (drops past it) */
+    const char *overlay_path;    /* NULL: <home>/overlay/catalog.jov */
+    size_t overlay_max;          /* items + users upserted; 0 = no upserts */
 };
 
 /* Defaults: 127.0.0.1:8080, threads 0, epoll, 1 MiB bodies, n <= 1000,
- * timeout 30 s, drain 10 s, 1024 connections, CORS "*", require "catalog". */
+ * timeout 30 s, drain 10 s, 1024 connections, CORS "*", require "catalog",
+ * event log on, exposures on with a queue of 65536 events, overlay of at
+ * most 100000 items and users. */
 void jc_serve_config_default(struct jc_serve_config *c);
 /* Defaults overlaid with the [serve] keys of cfg; strings are borrowed from
  * cfg. Relative access_log paths are resolved against home by jc_serve_open. */
@@ -146,10 +168,14 @@ void jc_serve_config_from(struct jc_serve_config *c, const struct jc_config *cfg
 struct jc_serve;
 
 /*
- * Loads the served state and starts listening. Errors: JC_ENOTFOUND /
- * JC_ECORRUPT (catalog), JC_EINVAL (bad bind address, scene config),
- * JC_EIO (cannot bind: the message names the address and the OS reason).
- * On success the server answers requests on its own threads.
+ * Loads the served state (catalog, the overlay file of upserts, scenes and
+ * A/B experiments), opens the event log (per cfg.events) and the exposure
+ * logger, and starts listening. Errors: JC_ENOTFOUND / JC_ECORRUPT
+ * (catalog, overlay file), JC_EINVAL (bad bind address, scene or
+ * experiment config: the message names the section and key), JC_EBUSY
+ * (another process writes the event log), JC_EIO (cannot bind: the message
+ * names the address and the OS reason). On success the server answers
+ * requests on its own threads.
  */
 int jc_serve_open(struct jc_serve **out, const struct jc_serve_config *cfg);
 /* The bound TCP port (the real one when cfg.port was 0). */
@@ -163,8 +189,9 @@ struct jc_metrics *jc_serve_metrics(struct jc_serve *s);
  */
 int jc_serve_reload(struct jc_serve *s);
 /* Graceful stop: stop accepting, drain requests in flight up to the drain
- * timeout, close connections. Returns the number of requests that were
- * still in flight when the timeout hit (0 = clean drain). Idempotent. */
+ * timeout, close connections, then append the queued exposures and close
+ * the event log. Returns the number of requests that were still in flight
+ * when the timeout hit (0 = clean drain). Idempotent. */
 int jc_serve_stop(struct jc_serve *s);
 /* Stops (if needed) and frees everything. */
 void jc_serve_close(struct jc_serve *s);

@@ -89,6 +89,7 @@ int jc_pool_create(struct jc_pool **out, int n_threads)
     if (n_threads > 1) {
         p->threads = jc_calloc((size_t)n_threads - 1, sizeof *p->threads);
         if (p->threads == NULL) {
+            p->n_threads = 1; /* no workers to join */
             jc_pool_destroy(p);
             return JC_ENOMEM;
         }

@@ -135,6 +135,11 @@ size_t jc_accesslog_format(const struct jc_access_entry *e, char *out, size_t ca
         put_str(out, cap, &p, e->error);
         put_raw(out, cap, &p, "\"");
     }
+    if (e->request_id) {
+        put_raw(out, cap, &p, ",\"request_id\":\"");
+        put_str(out, cap, &p, e->request_id);
+        put_raw(out, cap, &p, "\"");
+    }
     if (p + 2 >= cap)
         p = cap - 3; /* keep room for the closing brace and newline */
     out[p++] = '}';

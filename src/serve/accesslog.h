@@ -4,8 +4,9 @@
  * One JSON object per line and request:
  *   {"ts":"2024-05-01T12:00:00.123Z","method":"GET","path":"/getmovie",
  *    "query":"id=1","route":"/getmovie","status":200,"bytes":812,
- *    "latency_us":143,"remote":"127.0.0.1","error":"not_found"}
- * ("query" and "error" only when present). Request threads format a line and
+ *    "latency_us":143,"remote":"127.0.0.1","error":"not_found",
+ *    "request_id":"5f0c2a9d41be7c03"}
+ * ("query", "error" and "request_id" only when present). Request threads format a line and
  * append it to a shared buffer under a mutex; a background thread writes the
  * buffer to the file every 100 ms (or when it passes 64 KiB), so a request
  * never waits for the disk. The log is flushed on close. Lines are bounded:
@@ -31,8 +32,9 @@ struct jc_access_entry {
     int status;
     uint64_t bytes;
     uint64_t latency_us;
-    const char *remote; /* may be NULL */
-    const char *error;  /* error code or NULL */
+    const char *remote;     /* may be NULL */
+    const char *error;      /* error code or NULL */
+    const char *request_id; /* may be NULL */
 };
 
 /* path: a file (appended to, created 0640, parent directories created) or

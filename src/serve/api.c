@@ -5,7 +5,8 @@
  *   - operations: /healthz, /readyz, /metrics, /api/v1/info,
  *     POST /api/v1/admin/reload, /debug/sleep (tests only);
  *   - REST under /api/v1: items, items/{id}, items/{id}/similar, genres,
- *     users/{id}, users/{id}/recommendations, POST items:lookup;
+ *     users/{id}, users/{id}/recommendations, POST items:lookup, and the
+ *     write routes POST events, POST items, POST users (api_write.c);
  *   - the Sparrow-RecSys-compatible endpoints (/getmovie, /getuser,
  *     /getrecommendation, /getsimilarmovie, /getrecforyou) with the same
  *     parameter names and JSON shapes as the reference server, but real
@@ -16,14 +17,22 @@
  * writes a complete JSON body with the streaming writer; errors are
  * {"error":{"code","message","status"}} with a 4xx/5xx status. Numeric
  * parameters are parsed with the checked parsers and bounded (n <=
- * serve.max_n); ids are looked up in the catalog (unknown -> 404).
+ * serve.max_n); ids are looked up in the served view - the catalog plus
+ * the overlay of upserted items and users - (unknown -> 404).
+ *
+ * Recommendation requests (users/{id}/recommendations, /getrecforyou) are
+ * assigned to A/B variants (experiment.h), run on the scene with the
+ * variants applied, report the assignment (JSON fields and X-Junco-*
+ * headers) and log the served page as impression events (exposure.h).
  */
 #include "serve/serve_int.h"
 
 #include "core/alloc.h"
 #include "core/parse.h"
+#include "serve/experiment.h"
 #include "serve/pipeline.h"
 #include <junco/error.h>
+#include <junco/eventlog.h>
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -32,7 +41,7 @@
 #include <string.h>
 #include <time.h>
 
-#define ID_MAX      128
+#define ID_MAX      (JC_OV_MAX_ID + 1) /* external ids, as the overlay and events */
 #define QUERY_MAX   200
 #define TOP_RATINGS 10
 #define MAX_TAGS    20
@@ -64,8 +73,7 @@ static const char *clipped(const char *s, char *buf, size_t cap)
 static int find_item(struct jc_http_req *req, struct jc_http_resp *resp, const char *ext,
                      const char *what, uint32_t *out)
 {
-    const struct jc_catalog *cat = jc_state_cat(req->st);
-    if (jc_catalog_find_item(cat, ext, strlen(ext), out))
+    if (jc_view_find_item(jc_state_view(req->st), ext, strlen(ext), out))
         return 1;
     char c[80];
     jc_http_error(resp, 404, "not_found", "no %s with id '%s'", what, clipped(ext, c, sizeof c));
@@ -75,8 +83,7 @@ static int find_item(struct jc_http_req *req, struct jc_http_resp *resp, const c
 static int find_user(struct jc_http_req *req, struct jc_http_resp *resp, const char *ext,
                      uint32_t *out)
 {
-    const struct jc_catalog *cat = jc_state_cat(req->st);
-    if (jc_catalog_find_user(cat, ext, strlen(ext), out))
+    if (jc_view_find_user(jc_state_view(req->st), ext, strlen(ext), out))
         return 1;
     char c[80];
     jc_http_error(resp, 404, "not_found", "no user with id '%s'", clipped(ext, c, sizeof c));
@@ -94,23 +101,29 @@ static void json_id_number(struct jc_json *j, const char *ext)
         jc_json_str(j, ext);
 }
 
-static const char *item_attr(const struct jc_catalog *cat, uint32_t it, const char *name)
-{
-    uint32_t a;
-    if (!jc_catalog_find_attr(cat, JC_ENT_ITEM, name, &a))
-        return "";
-    const char *v = jc_catalog_attr_str(cat, JC_ENT_ITEM, a, it);
-    return v ? v : "";
-}
-
-static void json_genres(struct jc_json *j, const struct jc_catalog *cat, uint32_t it)
+static void json_genres(struct jc_json *j, const struct jc_view *v, uint32_t it)
 {
     jc_json_arr_begin(j);
     const uint16_t *g;
-    uint32_t ng = jc_catalog_item_genres(cat, it, &g);
+    uint32_t ng = jc_view_item_genres(v, it, &g);
     for (uint32_t k = 0; k < ng; k++)
-        jc_json_str(j, jc_catalog_genre_name(cat, g[k]));
+        jc_json_str(j, jc_view_genre_name(v, g[k]));
     jc_json_arr_end(j);
+}
+
+static void json_attr(void *ctx, const char *name, const char *value)
+{
+    jc_json_kv_str(ctx, name, value);
+}
+
+/* "attributes": {...} of an item or user (catalog + overlay). */
+static void json_attrs(struct jc_json *j, const struct jc_view *v, enum jc_ov_kind kind,
+                       uint32_t id)
+{
+    jc_json_key(j, "attributes");
+    jc_json_obj_begin(j);
+    jc_view_attrs(v, kind, id, json_attr, j);
+    jc_json_obj_end(j);
 }
 
 static void json_year(struct jc_json *j, int32_t y)
@@ -124,15 +137,15 @@ static void json_year(struct jc_json *j, int32_t y)
 /* {"id","title","year","genres","rating":{"count","mean","damped"}} */
 static void item_summary(struct jc_json *j, const struct jc_serve_state *st, uint32_t it)
 {
-    const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_view *v = jc_state_view(st);
     const struct jc_catidx *ix = jc_state_idx(st);
     jc_json_obj_begin(j);
-    jc_json_kv_str(j, "id", jc_catalog_item_ext_id(cat, it));
-    jc_json_kv_str(j, "title", jc_catalog_item_title(cat, it));
+    jc_json_kv_str(j, "id", jc_view_item_ext_id(v, it));
+    jc_json_kv_str(j, "title", jc_view_item_title(v, it));
     jc_json_key(j, "year");
-    json_year(j, jc_catalog_item_year(cat, it));
+    json_year(j, jc_view_item_year(v, it));
     jc_json_key(j, "genres");
-    json_genres(j, cat, it);
+    json_genres(j, v, it);
     jc_json_key(j, "rating");
     jc_json_obj_begin(j);
     jc_json_kv_int(j, "count", ix->count[it]);
@@ -168,16 +181,17 @@ static int cmp_tagcount(const void *a, const void *b)
 static int item_full(struct jc_json *j, const struct jc_serve_state *st, uint32_t it)
 {
     const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_view *v = jc_state_view(st);
     const struct jc_catidx *ix = jc_state_idx(st);
-    const char *imdb = item_attr(cat, it, "imdbId");
-    const char *tmdb = item_attr(cat, it, "tmdbId");
+    const char *imdb = jc_view_item_attr(v, it, "imdbId");
+    const char *tmdb = jc_view_item_attr(v, it, "tmdbId");
     jc_json_obj_begin(j);
-    jc_json_kv_str(j, "id", jc_catalog_item_ext_id(cat, it));
-    jc_json_kv_str(j, "title", jc_catalog_item_title(cat, it));
+    jc_json_kv_str(j, "id", jc_view_item_ext_id(v, it));
+    jc_json_kv_str(j, "title", jc_view_item_title(v, it));
     jc_json_key(j, "year");
-    json_year(j, jc_catalog_item_year(cat, it));
+    json_year(j, jc_view_item_year(v, it));
     jc_json_key(j, "genres");
-    json_genres(j, cat, it);
+    json_genres(j, v, it);
     jc_json_key(j, "imdbId");
     imdb[0] ? jc_json_str(j, imdb) : jc_json_null(j);
     jc_json_key(j, "tmdbId");
@@ -206,7 +220,7 @@ static int item_full(struct jc_json *j, const struct jc_serve_state *st, uint32_
     /* tags: counted over the item's tag events, most frequent first */
     const uint32_t *tu, *tg;
     const int64_t *tt;
-    uint64_t nt = jc_catalog_item_tags(cat, it, &tu, &tg, &tt);
+    uint64_t nt = it < v->cat_items ? jc_catalog_item_tags(cat, it, &tu, &tg, &tt) : 0;
     jc_json_key(j, "tags");
     jc_json_arr_begin(j);
     if (nt) {
@@ -237,6 +251,8 @@ static int item_full(struct jc_json *j, const struct jc_serve_state *st, uint32_
         jc_free(tc);
     }
     jc_json_arr_end(j);
+    json_attrs(j, v, JC_OV_ITEM, it);
+    jc_json_kv_bool(j, "overlay", jc_view_item_overlaid(v, it));
     jc_json_obj_end(j);
     return JC_OK;
 }
@@ -264,6 +280,7 @@ static void kv_f(struct jc_json *j, const char *key, double v)
 static void ref_rating(struct jc_json *j, const struct jc_catalog *cat,
                        const struct jc_interactions *in, uint64_t pos)
 {
+    /* Interactions are the catalog's: its ids are the view's ids too. */
     jc_json_obj_begin(j);
     jc_json_key(j, "rating");
     jc_json_obj_begin(j);
@@ -293,10 +310,11 @@ static int better_rating(const struct jc_interactions *in, uint64_t a, uint64_t 
 static void ref_movie(struct jc_json *j, const struct jc_serve_state *st, uint32_t it)
 {
     const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_view *v = jc_state_view(st);
     struct jc_interactions in;
     jc_catalog_interactions(cat, &in);
     const uint32_t *pos;
-    uint64_t n = jc_catalog_item_interactions(cat, it, &pos);
+    uint64_t n = jc_view_item_interactions(v, it, &pos);
     uint64_t top[TOP_RATINGS];
     size_t nt = 0;
     double sum = 0;
@@ -316,13 +334,13 @@ static void ref_movie(struct jc_json *j, const struct jc_serve_state *st, uint32
     }
     jc_json_obj_begin(j);
     jc_json_key(j, "movieId");
-    json_id_number(j, jc_catalog_item_ext_id(cat, it));
-    jc_json_kv_str(j, "title", jc_catalog_item_title(cat, it));
-    jc_json_kv_int(j, "releaseYear", jc_catalog_item_year(cat, it));
-    jc_json_kv_str(j, "imdbId", item_attr(cat, it, "imdbId"));
-    jc_json_kv_str(j, "tmdbId", item_attr(cat, it, "tmdbId"));
+    json_id_number(j, jc_view_item_ext_id(v, it));
+    jc_json_kv_str(j, "title", jc_view_item_title(v, it));
+    jc_json_kv_int(j, "releaseYear", jc_view_item_year(v, it));
+    jc_json_kv_str(j, "imdbId", jc_view_item_attr(v, it, "imdbId"));
+    jc_json_kv_str(j, "tmdbId", jc_view_item_attr(v, it, "tmdbId"));
     jc_json_key(j, "genres");
-    json_genres(j, cat, it);
+    json_genres(j, v, it);
     jc_json_kv_int(j, "ratingNumber", (int64_t)n);
     jc_json_kv_double(j, "averageRating", n ? sum / (double)n : 0.0);
     jc_json_key(j, "topRatings");
@@ -334,6 +352,57 @@ static void ref_movie(struct jc_json *j, const struct jc_serve_state *st, uint32
 }
 
 /* ---- operations ---------------------------------------------------------- */
+
+/* {"open","backend","error","exposures"} of the event log. */
+static void json_events_status(struct jc_json *j, const struct jc_serve *s)
+{
+    jc_json_obj_begin(j);
+    jc_json_kv_bool(j, "open", s->eventlog != NULL);
+    jc_json_key(j, "backend");
+    s->eventlog ? jc_json_str(j, jc_eventlog_backend(s->eventlog)) : jc_json_null(j);
+    if (s->eventlog == NULL && s->eventlog_error[0])
+        jc_json_kv_str(j, "error", s->eventlog_error);
+    jc_json_kv_bool(j, "exposures", s->exposure != NULL && s->eventlog != NULL);
+    jc_json_obj_end(j);
+}
+
+/* One experiment of /api/v1/info. */
+static void json_experiment(struct jc_json *j, const struct jc_experiments *e,
+                            const struct jc_experiment *x)
+{
+    jc_json_obj_begin(j);
+    jc_json_kv_str(j, "name", x->name);
+    jc_json_kv_str(j, "layer", e->layers[x->layer].name);
+    jc_json_kv_bool(j, "enabled", x->enabled);
+    kv_f(j, "traffic", x->traffic);
+    jc_json_key(j, "range");
+    jc_json_arr_begin(j);
+    json_f(j, x->lo);
+    json_f(j, x->hi);
+    jc_json_arr_end(j);
+    jc_json_key(j, "scenes");
+    jc_json_arr_begin(j);
+    for (int i = 0; i < x->n_scenes; i++)
+        jc_json_str(j, x->scenes[i]);
+    jc_json_arr_end(j);
+    jc_json_key(j, "variants");
+    jc_json_arr_begin(j);
+    for (int v = 0; v < x->n_variants; v++) {
+        const struct jc_exp_variant *var = &x->v[v];
+        jc_json_obj_begin(j);
+        jc_json_kv_str(j, "name", var->name);
+        kv_f(j, "share", var->share);
+        jc_json_key(j, "overrides");
+        jc_json_arr_begin(j);
+        for (unsigned bit = 1; bit <= JC_SCENE_SET_GENRE_CAP; bit <<= 1)
+            if (var->patch.set & bit)
+                jc_json_str(j, jc_scene_key_name(bit));
+        jc_json_arr_end(j);
+        jc_json_obj_end(j);
+    }
+    jc_json_arr_end(j);
+    jc_json_obj_end(j);
+}
 
 static void h_healthz(struct jc_http_req *req, struct jc_http_resp *resp)
 {
@@ -350,8 +419,11 @@ static void h_healthz(struct jc_http_req *req, struct jc_http_resp *resp)
 
 static void h_readyz(struct jc_http_req *req, struct jc_http_resp *resp)
 {
+    const struct jc_serve *s = req->srv;
     int draining = atomic_load(&req->srv->draining);
-    int ready = req->st != NULL && !draining;
+    /* serve.require was validated at start: "events" can only be that token */
+    int need_events = s->cfg.require && strstr(s->cfg.require, "events") != NULL;
+    int ready = req->st != NULL && !draining && (!need_events || s->eventlog != NULL);
     struct jc_json j;
     jc_resp_json(resp, &j);
     resp->status = ready ? 200 : 503;
@@ -372,6 +444,16 @@ static void h_readyz(struct jc_http_req *req, struct jc_http_resp *resp)
         jc_json_kv_int(&j, "users", jc_catalog_n_users(cat));
     }
     jc_json_obj_end(&j);
+    if (req->st) {
+        const struct jc_overlay *ov = req->st->data->overlay;
+        jc_json_key(&j, "overlay");
+        jc_json_obj_begin(&j);
+        jc_json_kv_int(&j, "items", ov->n_items);
+        jc_json_kv_int(&j, "users", ov->n_users);
+        jc_json_obj_end(&j);
+    }
+    jc_json_key(&j, "events");
+    json_events_status(&j, s);
     jc_json_obj_end(&j);
     if (req->st)
         jc_json_kv_int(&j, "snapshot_version", (int64_t)req->st->version);
@@ -453,9 +535,31 @@ static void h_info(struct jc_http_req *req, struct jc_http_resp *resp)
         jc_json_obj_end(&j);
     }
     jc_json_arr_end(&j);
+    const struct jc_experiments *e = req->st->experiments;
+    jc_json_key(&j, "layers");
+    jc_json_arr_begin(&j);
+    for (int l = 0; l < e->n_layers; l++) {
+        jc_json_obj_begin(&j);
+        jc_json_kv_str(&j, "name", e->layers[l].name);
+        jc_json_kv_str(&j, "salt", e->layers[l].salt);
+        kv_f(&j, "used", e->layers[l].used);
+        jc_json_obj_end(&j);
+    }
+    jc_json_arr_end(&j);
     jc_json_key(&j, "experiments");
     jc_json_arr_begin(&j);
+    for (int k = 0; k < e->n_exp; k++)
+        json_experiment(&j, e, &e->exp[k]);
     jc_json_arr_end(&j);
+    const struct jc_overlay *ov = req->st->data->overlay;
+    jc_json_key(&j, "overlay");
+    jc_json_obj_begin(&j);
+    jc_json_kv_int(&j, "items", ov->n_items);
+    jc_json_kv_int(&j, "users", ov->n_users);
+    jc_json_kv_int(&j, "new_genres", jc_state_view(req->st)->n_extra_genres);
+    jc_json_obj_end(&j);
+    jc_json_key(&j, "events");
+    json_events_status(&j, req->srv);
     jc_json_obj_end(&j);
     jc_resp_json_done(resp, &j);
 }
@@ -522,7 +626,7 @@ static int genre_param(struct jc_http_req *req, struct jc_http_resp *resp, const
     if (g == NULL || g[0] == '\0')
         return 0;
     uint32_t gid;
-    if (!jc_catalog_find_genre(jc_state_cat(req->st), g, &gid)) {
+    if (!jc_view_find_genre(jc_state_view(req->st), g, &gid)) {
         char c[80];
         jc_http_error(resp, 404, "not_found", "no genre '%s'", clipped(g, c, sizeof c));
         return -1;
@@ -559,14 +663,14 @@ static void h_items(struct jc_http_req *req, struct jc_http_resp *resp)
     }
     if (q && q[0] == '\0')
         q = NULL;
-    const struct jc_catalog *cat = jc_state_cat(req->st);
+    const struct jc_view *v = jc_state_view(req->st);
     const uint32_t *items;
     size_t total = jc_catidx_list(jc_state_idx(req->st), genre, sort, &items);
     struct jc_json j;
     jc_resp_json(resp, &j);
     jc_json_obj_begin(&j);
     jc_json_key(&j, "genre");
-    genre >= 0 ? jc_json_str(&j, jc_catalog_genre_name(cat, (uint32_t)genre)) : jc_json_null(&j);
+    genre >= 0 ? jc_json_str(&j, jc_view_genre_name(v, (uint32_t)genre)) : jc_json_null(&j);
     jc_json_kv_str(&j, "sort", sort_s && sort_s[0] ? sort_s : "popularity");
     jc_json_key(&j, "q");
     q ? jc_json_str(&j, q) : jc_json_null(&j);
@@ -576,7 +680,7 @@ static void h_items(struct jc_http_req *req, struct jc_http_resp *resp)
     size_t matched = 0, shown = 0;
     for (size_t k = 0; k < total; k++) {
         uint32_t it = items[k];
-        if (q && strcasestr(jc_catalog_item_title(cat, it), q) == NULL)
+        if (q && strcasestr(jc_view_item_title(v, it), q) == NULL)
             continue;
         if (matched >= (size_t)offset && shown < (size_t)n) {
             item_summary(&j, req->st, it);
@@ -599,7 +703,7 @@ static void h_genres(struct jc_http_req *req, struct jc_http_resp *resp)
 {
     if (!need_state(req, resp))
         return;
-    const struct jc_catalog *cat = jc_state_cat(req->st);
+    const struct jc_view *view = jc_state_view(req->st);
     const struct jc_catidx *ix = jc_state_idx(req->st);
     uint32_t ng = ix->n_genres;
     struct tagcount *v = jc_malloc_array(ng ? ng : 1, sizeof *v);
@@ -619,7 +723,7 @@ static void h_genres(struct jc_http_req *req, struct jc_http_resp *resp)
         if (v[k].count == 0)
             continue;
         jc_json_obj_begin(&j);
-        jc_json_kv_str(&j, "name", jc_catalog_genre_name(cat, v[k].tag));
+        jc_json_kv_str(&j, "name", jc_view_genre_name(view, v[k].tag));
         jc_json_kv_int(&j, "items", v[k].count);
         jc_json_obj_end(&j);
     }
@@ -659,7 +763,7 @@ static void h_items_lookup(struct jc_http_req *req, struct jc_http_resp *resp)
                       req->srv->cfg.max_n, n);
         return;
     }
-    const struct jc_catalog *cat = jc_state_cat(req->st);
+    const struct jc_view *view = jc_state_view(req->st);
     struct jc_json j;
     jc_resp_json(resp, &j);
     jc_json_obj_begin(&j);
@@ -680,7 +784,7 @@ static void h_items_lookup(struct jc_http_req *req, struct jc_http_resp *resp)
             break;
         }
         uint32_t it;
-        if (jc_catalog_find_item(cat, buf, strlen(buf), &it))
+        if (jc_view_find_item(view, buf, strlen(buf), &it))
             item_summary(&j, req->st, it);
     }
     jc_json_arr_end(&j);
@@ -696,7 +800,7 @@ static void h_items_lookup(struct jc_http_req *req, struct jc_http_resp *resp)
         else
             snprintf(buf, sizeof buf, "%.0f", e->valuedouble);
         uint32_t it;
-        if (!jc_catalog_find_item(cat, buf, strlen(buf), &it))
+        if (!jc_view_find_item(view, buf, strlen(buf), &it))
             jc_json_str(&j, buf);
     }
     jc_json_arr_end(&j);
@@ -783,10 +887,11 @@ static void h_user(struct jc_http_req *req, struct jc_http_resp *resp)
         jc_req_int(req, resp, "offset", 0, 0, 100000000, &offset) || !find_user(req, resp, id, &u))
         return;
     const struct jc_catalog *cat = jc_state_cat(req->st);
+    const struct jc_view *view = jc_state_view(req->st);
     struct jc_interactions in;
     jc_catalog_interactions(cat, &in);
     uint64_t b, e;
-    jc_catalog_user_range(cat, u, &b, &e);
+    jc_view_user_range(view, u, &b, &e);
     double sum = 0, lo = INFINITY, hi = -INFINITY;
     for (uint64_t k = b; k < e; k++) {
         sum += in.value[k];
@@ -818,7 +923,7 @@ static void h_user(struct jc_http_req *req, struct jc_http_resp *resp)
     jc_json_arr_begin(&j);
     for (size_t k = 0; k < ngp; k++) {
         jc_json_obj_begin(&j);
-        jc_json_kv_str(&j, "genre", jc_catalog_genre_name(cat, gp[k].genre));
+        jc_json_kv_str(&j, "genre", jc_view_genre_name(view, gp[k].genre));
         jc_json_kv_int(&j, "count", gp[k].count);
         kv_f(&j, "share", gp[k].share);
         kv_f(&j, "mean", gp[k].mean);
@@ -826,6 +931,8 @@ static void h_user(struct jc_http_req *req, struct jc_http_resp *resp)
         jc_json_obj_end(&j);
     }
     jc_json_arr_end(&j);
+    json_attrs(&j, view, JC_OV_USER, u);
+    jc_json_kv_bool(&j, "overlay", jc_view_user_overlaid(view, u));
     jc_json_key(&j, "history");
     jc_json_obj_begin(&j);
     jc_json_kv_int(&j, "total", (int64_t)n);
@@ -859,7 +966,7 @@ static int exclude_param(struct jc_http_req *req, struct jc_http_resp *resp, uin
     *n_out = 0;
     if (s == NULL)
         return 0;
-    const struct jc_catalog *cat = jc_state_cat(req->st);
+    const struct jc_view *view = jc_state_view(req->st);
     size_t n = 0, seen = 0;
     while (*s) {
         const char *e = strchr(s, ',');
@@ -871,7 +978,7 @@ static int exclude_param(struct jc_http_req *req, struct jc_http_resp *resp, uin
                 return -1;
             }
             uint32_t it;
-            if (jc_catalog_find_item(cat, s, len, &it))
+            if (jc_view_find_item(view, s, len, &it))
                 out[n++] = it;
         }
         if (e == NULL)
@@ -903,17 +1010,37 @@ static int bool_param(struct jc_http_req *req, struct jc_http_resp *resp, const 
     return 0;
 }
 
-/* Runs the pipeline for the REST and compatible endpoints. */
+/* One recommendation request as served: the scene with the user's A/B
+ * variants applied, the assignments and the pipeline's result. */
+struct reco {
+    struct jc_scene scene;
+    struct jc_assignment ab[JC_EXP_MAX_LAYERS];
+    size_t n_ab;
+    const char *user_ext; /* the user's external id (lives with the snapshot) */
+    struct jc_reco_result res;
+};
+
+/* Runs the pipeline for the REST and compatible endpoints: assigns the
+ * user in every A/B layer, overlays the variants on the scene, ranks, and
+ * sets the X-Junco-Ranker / -Experiment / -Variant / -Experiments headers. */
 static int run_reco(struct jc_http_req *req, struct jc_http_resp *resp, uint32_t user,
                     const char *scene_name, const char *model, int64_t n, int64_t offset,
-                    const uint32_t *exclude, size_t n_exclude, int32_t genre,
-                    const struct jc_scene **sc_out, struct jc_reco_result *res)
+                    const uint32_t *exclude, size_t n_exclude, int32_t genre, struct reco *r)
 {
     const struct jc_scene *sc = jc_scenes_find(req->st->scenes, scene_name);
     if (sc == NULL) {
         char c[80];
         jc_http_error(resp, 404, "not_found", "no scene '%s'", clipped(scene_name, c, sizeof c));
         return -1;
+    }
+    r->user_ext = jc_view_user_ext_id(jc_state_view(req->st), user);
+    r->scene = *sc;
+    r->n_ab = jc_experiments_assign(req->st->experiments, r->user_ext, strlen(r->user_ext),
+                                    sc->name, r->ab, JC_EXP_MAX_LAYERS);
+    for (size_t i = 0; i < r->n_ab; i++) {
+        jc_scene_patch_apply(&r->scene, &r->ab[i].variant->patch);
+        if (r->ab[i].variant->m_assigned)
+            jc_metric_inc(r->ab[i].variant->m_assigned);
     }
     struct jc_reco_query q = {.has_user = 1,
                               .user = user,
@@ -923,15 +1050,98 @@ static int run_reco(struct jc_http_req *req, struct jc_http_resp *resp, uint32_t
                               .n_exclude = n_exclude,
                               .genre = genre,
                               .model = model};
-    int rc = jc_pipeline_recommend(req->st, sc, &q, res);
+    int rc = jc_pipeline_recommend(req->st, &r->scene, &q, &r->res);
     if (rc) {
         jc_http_error(resp, 500, "internal", "recommendation failed: %s", jc_strerror(rc));
         return -1;
     }
-    jc_serve__observe_pipeline(req->srv, res->stage_ns, model, res->fallback);
-    jc_resp_header(resp, "X-Junco-Ranker", "%s", res->ranker);
-    *sc_out = sc;
+    jc_serve__observe_pipeline(req->srv, r->res.stage_ns, model, r->res.fallback);
+    jc_resp_header(resp, "X-Junco-Ranker", "%s", r->res.ranker);
+    if (r->n_ab) {
+        jc_resp_header(resp, "X-Junco-Experiment", "%s", r->ab[0].exp->name);
+        jc_resp_header(resp, "X-Junco-Variant", "%s", r->ab[0].variant->name);
+        char all[160];
+        size_t at = 0;
+        for (size_t i = 0; i < r->n_ab && at < sizeof all; i++)
+            at += (size_t)snprintf(all + at, sizeof all - at, "%s%s=%s", i ? ", " : "",
+                                   r->ab[i].exp->name, r->ab[i].variant->name);
+        jc_resp_header(resp, "X-Junco-Experiments", "%s", all);
+    }
     return 0;
+}
+
+/* Logs the served page as impression events (exposure.h): one per item,
+ * with the request id, the first layer's assignment, and every assignment
+ * plus scene and ranker in the context. Never blocks; drops are counted. */
+static void log_exposures(struct jc_http_req *req, const struct reco *r, int64_t offset)
+{
+    struct jc_exposure *x = req->srv->exposure;
+    if (x == NULL || r->res.n == 0)
+        return;
+    const struct jc_view *v = jc_state_view(req->st);
+    const char **items = jc_malloc_array(r->res.n, sizeof *items);
+    struct jc_buf tail;
+    jc_buf_init(&tail, JC_EVENT_MAX_CONTEXT);
+    if (items == NULL)
+        return;
+    for (size_t k = 0; k < r->res.n; k++)
+        items[k] = jc_view_item_ext_id(v, r->res.items[k].item);
+    struct jc_json j;
+    jc_json_init(&j, &tail, 0);
+    jc_json_obj_begin(&j);
+    jc_json_kv_str(&j, "scene", r->scene.name);
+    jc_json_kv_str(&j, "ranker", r->res.ranker);
+    if (r->n_ab) {
+        jc_json_key(&j, "ab");
+        jc_json_obj_begin(&j);
+        for (size_t i = 0; i < r->n_ab; i++)
+            jc_json_kv_str(&j, r->ab[i].exp->name, r->ab[i].variant->name);
+        jc_json_obj_end(&j);
+    }
+    jc_json_obj_end(&j);
+    const char *ctx = NULL;
+    if (jc_json_finish(&j) == JC_OK && tail.len >= 2) {
+        /* the members without the braces */
+        tail.data[tail.len - 1] = '\0';
+        ctx = tail.data + 1;
+    }
+    struct jc_exposure_list l = {
+        .user = r->user_ext,
+        .request_id = req->request_id,
+        .experiment = r->n_ab ? r->ab[0].exp->name : NULL,
+        .variant = r->n_ab ? r->ab[0].variant->name : NULL,
+        .context_tail = ctx,
+        .time_ms = (int64_t)time(NULL) * 1000,
+        .offset = (uint32_t)offset,
+        .n = r->res.n,
+        .items = items,
+    };
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        l.time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    jc_exposure_submit(x, &l);
+    jc_buf_free(&tail);
+    jc_free(items);
+}
+
+/* "experiment", "variant" (the first layer's, or null) and "experiments"
+ * (every layer's) of a recommendation response. */
+static void json_ab(struct jc_json *j, const struct reco *r)
+{
+    jc_json_key(j, "experiment");
+    r->n_ab ? jc_json_str(j, r->ab[0].exp->name) : jc_json_null(j);
+    jc_json_key(j, "variant");
+    r->n_ab ? jc_json_str(j, r->ab[0].variant->name) : jc_json_null(j);
+    jc_json_key(j, "experiments");
+    jc_json_arr_begin(j);
+    for (size_t i = 0; i < r->n_ab; i++) {
+        jc_json_obj_begin(j);
+        jc_json_kv_str(j, "layer", r->ab[i].layer->name);
+        jc_json_kv_str(j, "experiment", r->ab[i].exp->name);
+        jc_json_kv_str(j, "variant", r->ab[i].variant->name);
+        jc_json_obj_end(j);
+    }
+    jc_json_arr_end(j);
 }
 
 static void h_user_recs(struct jc_http_req *req, struct jc_http_resp *resp)
@@ -957,36 +1167,37 @@ static void h_user_recs(struct jc_http_req *req, struct jc_http_resp *resp)
         return;
     }
     size_t n_excl;
-    const struct jc_scene *sc;
-    struct jc_reco_result res;
+    struct reco r;
     if (exclude_param(req, resp, excl, &n_excl) ||
-        run_reco(req, resp, u, scene, model, n, offset, excl, n_excl, genre, &sc, &res)) {
+        run_reco(req, resp, u, scene, model, n, offset, excl, n_excl, genre, &r)) {
         jc_free(excl);
         return;
     }
     jc_free(excl);
+    /* explain=1 is a diagnostic view (the explain page asks for 100 items),
+     * not a list shown to the user: no exposures. */
+    if (!explain)
+        log_exposures(req, &r, offset);
+    const struct jc_scene *sc = &r.scene;
     struct jc_json j;
     jc_resp_json(resp, &j);
     jc_json_obj_begin(&j);
     jc_json_kv_str(&j, "user", id);
     jc_json_kv_str(&j, "scene", sc->name);
-    jc_json_kv_str(&j, "ranker", res.ranker);
+    jc_json_kv_str(&j, "ranker", r.res.ranker);
     jc_json_key(&j, "requested_model");
     model ? jc_json_str(&j, model) : jc_json_null(&j);
-    jc_json_kv_bool(&j, "fallback", res.fallback);
-    if (res.fallback)
-        jc_json_kv_str(&j, "fallback_reason", res.fallback_reason);
-    /* A/B assignment arrives in phase 2; the keys are part of the shape. */
-    jc_json_key(&j, "experiment");
-    jc_json_null(&j);
-    jc_json_key(&j, "variant");
-    jc_json_null(&j);
-    jc_json_kv_int(&j, "candidates", (int64_t)res.n_candidates);
+    jc_json_kv_bool(&j, "fallback", r.res.fallback);
+    if (r.res.fallback)
+        jc_json_kv_str(&j, "fallback_reason", r.res.fallback_reason);
+    json_ab(&j, &r);
+    jc_json_kv_str(&j, "request_id", req->request_id);
+    jc_json_kv_int(&j, "candidates", (int64_t)r.res.n_candidates);
     jc_json_kv_int(&j, "offset", offset);
     jc_json_key(&j, "items");
     jc_json_arr_begin(&j);
-    for (size_t k = 0; k < res.n; k++) {
-        const struct jc_cand *c = &res.items[k];
+    for (size_t k = 0; k < r.res.n; k++) {
+        const struct jc_cand *c = &r.res.items[k];
         jc_json_obj_begin(&j);
         jc_json_key(&j, "item");
         item_summary(&j, req->st, c->item);
@@ -1025,26 +1236,27 @@ static void h_user_recs(struct jc_http_req *req, struct jc_http_resp *resp)
             jc_json_obj_begin(&j);
             jc_json_kv_str(&j, "channel", sc->recall[ch].ch->name);
             jc_json_kv_int(&j, "quota", sc->recall[ch].quota);
-            jc_json_kv_int(&j, "candidates", res.channel_counts[ch]);
+            jc_json_kv_int(&j, "candidates", r.res.channel_counts[ch]);
             jc_json_obj_end(&j);
         }
         jc_json_arr_end(&j);
         jc_json_key(&j, "rerank");
         jc_json_arr_begin(&j);
-        for (int r = 0; r < sc->n_rerank; r++)
-            jc_json_str(&j, sc->rerank[r]->name);
+        for (int k = 0; k < sc->n_rerank; k++)
+            jc_json_str(&j, sc->rerank[k]->name);
         jc_json_arr_end(&j);
         jc_json_kv_double(&j, "diversity", sc->diversity);
+        jc_json_kv_int(&j, "genre_cap", sc->genre_cap);
         jc_json_key(&j, "timing_us");
         jc_json_obj_begin(&j);
-        jc_json_kv_double(&j, "recall", (double)res.stage_ns[0] / 1e3);
-        jc_json_kv_double(&j, "rank", (double)res.stage_ns[1] / 1e3);
-        jc_json_kv_double(&j, "rerank", (double)res.stage_ns[2] / 1e3);
+        jc_json_kv_double(&j, "recall", (double)r.res.stage_ns[0] / 1e3);
+        jc_json_kv_double(&j, "rank", (double)r.res.stage_ns[1] / 1e3);
+        jc_json_kv_double(&j, "rerank", (double)r.res.stage_ns[2] / 1e3);
         jc_json_obj_end(&j);
         jc_json_obj_end(&j);
     }
     jc_json_obj_end(&j);
-    jc_reco_result_free(&res);
+    jc_reco_result_free(&r.res);
     jc_resp_json_done(resp, &j);
 }
 
@@ -1079,7 +1291,7 @@ static void h_getuser(struct jc_http_req *req, struct jc_http_resp *resp)
     struct jc_interactions in;
     jc_catalog_interactions(cat, &in);
     uint64_t b, e;
-    jc_catalog_user_range(cat, u, &b, &e);
+    jc_view_user_range(jc_state_view(req->st), u, &b, &e);
     double sum = 0, lo = 5.0, hi = 0.0; /* the reference's initial values */
     for (uint64_t k = b; k < e; k++) {
         sum += in.value[k];
@@ -1174,17 +1386,19 @@ static void h_getrecforyou(struct jc_http_req *req, struct jc_http_resp *resp)
         size_param(req, resp, &size) || model_param(req, resp, "model", &model) ||
         !find_user(req, resp, id, &u))
         return;
-    const struct jc_scene *sc;
-    struct jc_reco_result res;
-    if (run_reco(req, resp, u, "default", model, size, 0, NULL, 0, -1, &sc, &res))
+    struct reco r;
+    if (run_reco(req, resp, u, "default", model, size, 0, NULL, 0, -1, &r))
         return;
+    /* The body keeps the reference's shape (an array of movies); the A/B
+     * assignment travels in the X-Junco-Experiment/-Variant headers. */
+    log_exposures(req, &r, 0);
     struct jc_json j;
     jc_resp_json(resp, &j);
     jc_json_arr_begin(&j);
-    for (size_t k = 0; k < res.n; k++)
-        ref_movie(&j, req->st, res.items[k].item);
+    for (size_t k = 0; k < r.res.n; k++)
+        ref_movie(&j, req->st, r.res.items[k].item);
     jc_json_arr_end(&j);
-    jc_reco_result_free(&res);
+    jc_reco_result_free(&r.res);
     jc_resp_json_done(resp, &j);
 }
 
@@ -1205,6 +1419,9 @@ const struct jc_route jc_serve_routes[] = {
     {JC_M_GET, "/api/v1/items/{id}/similar", h_item_similar, CORS, 0},
     {JC_M_GET, "/api/v1/users/{id}", h_user, CORS, 0},
     {JC_M_GET, "/api/v1/users/{id}/recommendations", h_user_recs, CORS, 0},
+    {JC_M_POST, "/api/v1/events", jc_serve__post_events, JC_ROUTE_AUTH | CORS, KB(16384)},
+    {JC_M_POST, "/api/v1/items", jc_serve__post_items, JC_ROUTE_AUTH | CORS, KB(16384)},
+    {JC_M_POST, "/api/v1/users", jc_serve__post_users, JC_ROUTE_AUTH | CORS, KB(4096)},
     {JC_M_POST, "/api/v1/admin/reload", h_reload, JC_ROUTE_AUTH, KB(1)},
     {JC_M_GET, "/debug/sleep", h_debug_sleep, JC_ROUTE_AUTH | JC_ROUTE_DEBUG, 0},
     {JC_M_GET, "/getmovie", h_getmovie, CORS, 0},

@@ -157,6 +157,7 @@ static inline void mark(struct marks *m, uint32_t i)
 struct jc_pipe_req {
     const struct jc_serve_state *st;
     const struct jc_catalog *cat;
+    const struct jc_view *v;
     const struct jc_catidx *ix;
     const struct jc_scene *sc;
     const struct jc_reco_query *q;
@@ -170,21 +171,21 @@ struct jc_pipe_req {
     int oom;
 };
 
-static int item_has_genre(const struct jc_catalog *cat, uint32_t item, uint32_t genre)
+static int item_has_genre(const struct jc_view *v, uint32_t item, uint32_t genre)
 {
     const uint16_t *g;
-    uint32_t ng = jc_catalog_item_genres(cat, item, &g);
+    uint32_t ng = jc_view_item_genres(v, item, &g);
     for (uint32_t k = 0; k < ng; k++)
         if (g[k] == genre)
             return 1;
     return 0;
 }
 
-float jc_pipeline_genre_jaccard(const struct jc_catalog *cat, uint32_t a, uint32_t b)
+float jc_pipeline_genre_jaccard(const struct jc_view *v, uint32_t a, uint32_t b)
 {
     const uint16_t *ga, *gb;
-    uint32_t na = jc_catalog_item_genres(cat, a, &ga);
-    uint32_t nb = jc_catalog_item_genres(cat, b, &gb);
+    uint32_t na = jc_view_item_genres(v, a, &ga);
+    uint32_t nb = jc_view_item_genres(v, b, &gb);
     if (na == 0 && nb == 0)
         return 0.0f;
     uint32_t inter = 0;
@@ -202,7 +203,7 @@ void jc_pipe_add(struct jc_pipe_req *rq, int ch, uint32_t item, float score)
     struct scratch *s = rq->s;
     if (item >= rq->ix->n_items || marked(&s->skip, item))
         return;
-    if (rq->q->genre >= 0 && !item_has_genre(rq->cat, item, (uint32_t)rq->q->genre))
+    if (rq->q->genre >= 0 && !item_has_genre(rq->v, item, (uint32_t)rq->q->genre))
         return;
     if (marked(&s->inset, item)) {
         struct jc_cand *c = &s->cands[s->slot[item]];
@@ -241,7 +242,7 @@ static void user_context(struct jc_pipe_req *rq)
     rq->umean = 0;
     if (!rq->has_user)
         return;
-    jc_catalog_user_range(rq->cat, rq->user, &rq->hb, &rq->he);
+    jc_view_user_range(rq->v, rq->user, &rq->hb, &rq->he);
     double sum = 0;
     for (uint64_t k = rq->hb; k < rq->he; k++)
         sum += rq->in.value[k];
@@ -252,7 +253,7 @@ static void user_context(struct jc_pipe_req *rq)
         /* Liked items count fully, the rest half: preference, not exposure. */
         float w = rq->in.value[k] >= rq->umean ? 1.0f : 0.5f;
         const uint16_t *g;
-        uint32_t ngi = jc_catalog_item_genres(rq->cat, it, &g);
+        uint32_t ngi = jc_view_item_genres(rq->v, it, &g);
         for (uint32_t i = 0; i < ngi; i++)
             if (g[i] < ng)
                 s->gpref[g[i]] += w;
@@ -276,7 +277,8 @@ size_t jc_pipeline_user_genres(const struct jc_serve_state *st, uint32_t user,
     if (s == NULL || user >= ix->n_users)
         return 0;
     struct jc_reco_query q = {.has_user = 1, .user = user, .genre = -1};
-    struct jc_pipe_req rq = {.st = st, .cat = cat, .ix = ix, .q = &q, .s = s};
+    struct jc_pipe_req rq = {
+        .st = st, .cat = cat, .v = jc_state_view(st), .ix = ix, .q = &q, .s = s};
     jc_catalog_interactions(cat, &rq.in);
     rq.has_user = 1;
     rq.user = user;
@@ -286,7 +288,7 @@ size_t jc_pipeline_user_genres(const struct jc_serve_state *st, uint32_t user,
     memset(s->gsum, 0, sizeof(float) * ng);
     for (uint64_t k = rq.hb; k < rq.he; k++) {
         const uint16_t *g;
-        uint32_t ngi = jc_catalog_item_genres(cat, rq.in.item[k], &g);
+        uint32_t ngi = jc_view_item_genres(rq.v, rq.in.item[k], &g);
         for (uint32_t i = 0; i < ngi; i++)
             if (g[i] < ng) {
                 s->gcount[g[i]]++;
@@ -422,7 +424,7 @@ static size_t top_k(uint32_t *ids, size_t m, const float *score, size_t k)
 /* Accumulates co-occurrence counts around seed items into s->acc/touched:
  * for each seed, its most recent `users` users, and for each of them their
  * most recent `items` items. */
-static void cooc_accumulate(const struct jc_catalog *cat, const struct jc_interactions *in,
+static void cooc_accumulate(const struct jc_view *view, const struct jc_interactions *in,
                             struct scratch *s, uint32_t n_items, const uint32_t *seeds,
                             size_t n_seeds, uint32_t self_user, int has_self, uint32_t users,
                             uint32_t items)
@@ -431,14 +433,14 @@ static void cooc_accumulate(const struct jc_catalog *cat, const struct jc_intera
     s->n_touched = 0;
     for (size_t si = 0; si < n_seeds; si++) {
         const uint32_t *pos;
-        uint64_t np = jc_catalog_item_interactions(cat, seeds[si], &pos);
+        uint64_t np = jc_view_item_interactions(view, seeds[si], &pos);
         uint64_t from = np > users ? np - users : 0;
         for (uint64_t k = from; k < np; k++) {
             uint32_t v = in->user[pos[k]];
             if (has_self && v == self_user)
                 continue;
             uint64_t b, e;
-            jc_catalog_user_range(cat, v, &b, &e);
+            jc_catalog_user_range(view->cat, v, &b, &e);
             if (e - b > items)
                 b = e - items;
             for (uint64_t t = b; t < e; t++) {
@@ -465,7 +467,7 @@ static int recall_cooc(struct jc_pipe_req *rq, int ch, uint32_t quota)
         if (rq->in.value[k - 1] >= rq->umean)
             seeds[ns++] = rq->in.item[k - 1];
     struct scratch *s = rq->s;
-    cooc_accumulate(rq->cat, &rq->in, s, rq->ix->n_items, seeds, ns, rq->user, 1, COOC_USERS,
+    cooc_accumulate(rq->v, &rq->in, s, rq->ix->n_items, seeds, ns, rq->user, 1, COOC_USERS,
                     COOC_ITEMS);
     /* Damp popularity: count / sqrt(item interactions). */
     size_t m = 0;
@@ -554,7 +556,7 @@ static int rank_heuristic(struct jc_pipe_req *rq, struct jc_cand *c, size_t n)
         float aff = 0;
         if (rq->gpref_max > 0) {
             const uint16_t *g;
-            uint32_t ng = jc_catalog_item_genres(rq->cat, c[i].item, &g);
+            uint32_t ng = jc_view_item_genres(rq->v, c[i].item, &g);
             float sum = 0;
             for (uint32_t k = 0; k < ng; k++)
                 if (g[k] < rq->ix->n_genres)
@@ -623,7 +625,7 @@ static int rerank_mmr(struct jc_pipe_req *rq, struct jc_cand *c, size_t n, size_
     uint64_t *mask = rq->ix->n_genres <= 64 ? jc_malloc_array(w, sizeof *mask) : NULL;
     for (size_t i = 0; mask && i < w; i++) {
         const uint16_t *g;
-        uint32_t ng = jc_catalog_item_genres(rq->cat, c[i].item, &g);
+        uint32_t ng = jc_view_item_genres(rq->v, c[i].item, &g);
         mask[i] = 0;
         for (uint32_t t = 0; t < ng; t++)
             mask[i] |= (uint64_t)1 << (g[t] & 63);
@@ -660,7 +662,7 @@ static int rerank_mmr(struct jc_pipe_req *rq, struct jc_cand *c, size_t n, size_
                 int un = __builtin_popcountll(mask[i] | mask[pos]);
                 sim = un ? (float)__builtin_popcountll(mask[i] & mask[pos]) / (float)un : 0.0f;
             } else {
-                sim = jc_pipeline_genre_jaccard(rq->cat, c[i].item, c[pos].item);
+                sim = jc_pipeline_genre_jaccard(rq->v, c[i].item, c[pos].item);
             }
             if (sim > maxsim[i])
                 maxsim[i] = sim;
@@ -691,7 +693,7 @@ static int rerank_genre_cap(struct jc_pipe_req *rq, struct jc_cand *c, size_t n,
     struct jc_cand *deferred = tmp;
     for (size_t i = 0; i < n; i++) {
         const uint16_t *g;
-        uint32_t gi = jc_catalog_item_genres(rq->cat, c[i].item, &g) ? g[0] : ng;
+        uint32_t gi = jc_view_item_genres(rq->v, c[i].item, &g) ? g[0] : ng;
         if (gi > ng)
             gi = ng;
         if (head < k && cnt[gi] < cap) {
@@ -818,45 +820,94 @@ static int add_rerank(struct jc_scene *sc, const char *t, size_t n, const char *
     return JC_OK;
 }
 
-static int scene_set(struct jc_scene *sc, const char *key, const char *value)
+/* Sets one scene key; *bit (may be NULL) gets its JC_SCENE_SET_* bit.
+ * Messages start with `where` (e.g. "[scene.home] recall"). */
+static int scene_set(struct jc_scene *sc, const char *where, const char *key, const char *value,
+                     unsigned *bit)
 {
-    char where[160];
-    snprintf(where, sizeof where, "[scene.%s] %s", sc->name, key);
+    unsigned b = 0;
+    int rc = JC_OK;
     if (strcmp(key, "recall") == 0) {
+        b = JC_SCENE_SET_RECALL;
         sc->n_recall = 0;
-        int rc = parse_list(value, where, add_recall, sc);
+        rc = parse_list(value, where, add_recall, sc);
         if (rc == JC_OK && sc->n_recall == 0)
             rc = jc_err_set(JC_EINVAL, "%s: no recall channel", where);
-        return rc;
-    }
-    if (strcmp(key, "ranker") == 0) {
+    } else if (strcmp(key, "ranker") == 0) {
+        b = JC_SCENE_SET_RANKER;
         const struct jc_ranker *r = jc_pipeline_ranker(value);
         if (r == NULL)
-            return jc_err_set(JC_EINVAL, "%s: unknown ranker '%s' (known: heuristic, recall)",
-                              where, value);
-        sc->ranker = r;
-        return JC_OK;
-    }
-    if (strcmp(key, "rerank") == 0) {
+            rc = jc_err_set(JC_EINVAL, "%s: unknown ranker '%s' (known: heuristic, recall)", where,
+                            value);
+        else
+            sc->ranker = r;
+    } else if (strcmp(key, "rerank") == 0) {
+        b = JC_SCENE_SET_RERANK;
         sc->n_rerank = 0;
-        return parse_list(value, where, add_rerank, sc);
-    }
-    if (strcmp(key, "diversity") == 0) {
+        rc = parse_list(value, where, add_rerank, sc);
+    } else if (strcmp(key, "diversity") == 0) {
+        b = JC_SCENE_SET_DIVERSITY;
         double d;
         if (jc_parse_f64(value, strlen(value), &d) || d < 0 || d > 1)
-            return jc_err_set(JC_EINVAL, "%s: '%s' is not a number in [0, 1]", where, value);
-        sc->diversity = d;
-        return JC_OK;
-    }
-    if (strcmp(key, "genre_cap") == 0) {
+            rc = jc_err_set(JC_EINVAL, "%s: '%s' is not a number in [0, 1]", where, value);
+        else
+            sc->diversity = d;
+    } else if (strcmp(key, "genre_cap") == 0) {
+        b = JC_SCENE_SET_GENRE_CAP;
         uint32_t v;
         if (jc_parse_u32(value, strlen(value), &v) || v > 1000)
-            return jc_err_set(JC_EINVAL, "%s: '%s' is not an integer in [0, 1000]", where, value);
-        sc->genre_cap = v;
-        return JC_OK;
+            rc = jc_err_set(JC_EINVAL, "%s: '%s' is not an integer in [0, 1000]", where, value);
+        else
+            sc->genre_cap = v;
+    } else {
+        rc = jc_err_set(JC_EINVAL,
+                        "%s: unknown key (known: recall, ranker, rerank, diversity, genre_cap)",
+                        where);
     }
-    return jc_err_set(
-        JC_EINVAL, "%s: unknown key (known: recall, ranker, rerank, diversity, genre_cap)", where);
+    if (rc == JC_OK && bit)
+        *bit = b;
+    return rc;
+}
+
+static const char *const scene_key_names[] = {"recall", "ranker", "rerank", "diversity",
+                                              "genre_cap"};
+
+const char *jc_scene_key_name(unsigned bit)
+{
+    for (unsigned i = 0; i < sizeof scene_key_names / sizeof scene_key_names[0]; i++)
+        if (bit == 1u << i)
+            return scene_key_names[i];
+    return "?";
+}
+
+int jc_scene_patch_set(struct jc_scene_patch *p, const char *where, const char *key,
+                       const char *value)
+{
+    if (p->set == 0)
+        scene_default(&p->v, "patch");
+    unsigned bit = 0;
+    int rc = scene_set(&p->v, where, key, value, &bit);
+    if (rc == JC_OK)
+        p->set |= bit;
+    return rc;
+}
+
+void jc_scene_patch_apply(struct jc_scene *sc, const struct jc_scene_patch *p)
+{
+    if (p->set & JC_SCENE_SET_RECALL) {
+        sc->n_recall = p->v.n_recall;
+        memcpy(sc->recall, p->v.recall, sizeof sc->recall);
+    }
+    if (p->set & JC_SCENE_SET_RANKER)
+        sc->ranker = p->v.ranker;
+    if (p->set & JC_SCENE_SET_RERANK) {
+        sc->n_rerank = p->v.n_rerank;
+        memcpy(sc->rerank, p->v.rerank, sizeof sc->rerank);
+    }
+    if (p->set & JC_SCENE_SET_DIVERSITY)
+        sc->diversity = p->v.diversity;
+    if (p->set & JC_SCENE_SET_GENRE_CAP)
+        sc->genre_cap = p->v.genre_cap;
 }
 
 void jc_scenes_destroy(struct jc_scenes *s)
@@ -902,7 +953,9 @@ int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg)
             sc = &s->v[s->n++];
             scene_default(sc, name);
         }
-        int rc = scene_set(sc, r->key, r->value);
+        char where[160];
+        snprintf(where, sizeof where, "[scene.%s] %s", sc->name, r->key);
+        int rc = scene_set(sc, where, r->key, r->value, NULL);
         if (rc) {
             jc_scenes_destroy(s);
             return rc;
@@ -938,7 +991,8 @@ int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene
     struct scratch *s = scratch_get(ix->n_items, ix->n_genres);
     if (s == NULL)
         return JC_ENOMEM;
-    struct jc_pipe_req rq = {.st = st, .cat = cat, .ix = ix, .sc = sc, .q = q, .s = s};
+    struct jc_pipe_req rq = {
+        .st = st, .cat = cat, .v = jc_state_view(st), .ix = ix, .sc = sc, .q = q, .s = s};
     jc_catalog_interactions(cat, &rq.in);
     rq.has_user = q->has_user && q->user < ix->n_users;
     rq.user = q->user;
@@ -1044,16 +1098,17 @@ static int similar_cooc_genre(const struct jc_serve_state *st, uint32_t item, ui
                               struct jc_sim *out, size_t *n_out)
 {
     const struct jc_catalog *cat = jc_state_cat(st);
+    const struct jc_view *v = jc_state_view(st);
     const struct jc_catidx *ix = jc_state_idx(st);
     struct scratch *s = scratch_get(ix->n_items, ix->n_genres);
     if (s == NULL)
         return JC_ENOMEM;
     struct jc_interactions in;
     jc_catalog_interactions(cat, &in);
-    cooc_accumulate(cat, &in, s, ix->n_items, &item, 1, 0, 0, SIM_USERS, SIM_ITEMS);
+    cooc_accumulate(v, &in, s, ix->n_items, &item, 1, 0, 0, SIM_USERS, SIM_ITEMS);
     /* Genre candidates join with a zero count. */
     const uint16_t *g;
-    uint32_t ng = jc_catalog_item_genres(cat, item, &g);
+    uint32_t ng = jc_view_item_genres(v, item, &g);
     for (uint32_t k = 0; k < ng; k++) {
         const uint32_t *items;
         size_t cnt = jc_catidx_list(ix, g[k], JC_SORT_DAMPED, &items);
@@ -1085,14 +1140,14 @@ static int similar_cooc_genre(const struct jc_serve_state *st, uint32_t item, ui
     for (size_t i = 0; i < m; i++) {
         uint32_t j = s->touched[i];
         float cooc = cmax > 0 ? s->acc[j] / cmax : 0.0f;
-        s->acc[j] = 0.6f * cooc + 0.4f * jc_pipeline_genre_jaccard(cat, item, j);
+        s->acc[j] = 0.6f * cooc + 0.4f * jc_pipeline_genre_jaccard(v, item, j);
     }
     size_t k = top_k(s->touched, m, s->acc, n);
     for (size_t i = 0; i < k; i++) {
         uint32_t j = s->touched[i];
         out[i].item = j;
         out[i].score = s->acc[j];
-        out[i].jaccard = jc_pipeline_genre_jaccard(cat, item, j);
+        out[i].jaccard = jc_pipeline_genre_jaccard(v, item, j);
         out[i].cooc = (out[i].score - 0.4f * out[i].jaccard) / 0.6f;
     }
     *n_out = k;

@@ -92,6 +92,31 @@ struct jc_scene {
     uint32_t genre_cap; /* at most this many items per first genre, 0 = off */
 };
 
+/* Keys of a scene, as bits of struct jc_scene_patch. */
+#define JC_SCENE_SET_RECALL    1u
+#define JC_SCENE_SET_RANKER    2u
+#define JC_SCENE_SET_RERANK    4u
+#define JC_SCENE_SET_DIVERSITY 8u
+#define JC_SCENE_SET_GENRE_CAP 16u
+
+/* A set of scene keys with values: what an A/B variant overrides. The
+ * values are parsed and validated once, when the config is compiled;
+ * applying a patch to a request's copy of a scene is a few assignments. */
+struct jc_scene_patch {
+    unsigned set;      /* JC_SCENE_SET_* bits */
+    struct jc_scene v; /* values of the keys in set */
+};
+
+/* Parses one scene key (recall, ranker, rerank, diversity, genre_cap) into
+ * p (start from a zeroed patch). Errors are JC_EINVAL with messages that
+ * start with `where`, e.g. "[variant.x.b] ranker: unknown ranker 'y'". */
+int jc_scene_patch_set(struct jc_scene_patch *p, const char *where, const char *key,
+                       const char *value);
+/* Overwrites the keys that p sets. */
+void jc_scene_patch_apply(struct jc_scene *sc, const struct jc_scene_patch *p);
+/* The key name of one JC_SCENE_SET_* bit ("?" otherwise). */
+const char *jc_scene_key_name(unsigned bit);
+
 struct jc_scenes {
     int n;
     struct jc_scene *v; /* v[0] is "default" */
@@ -185,8 +210,8 @@ struct jc_genre_pref {
 size_t jc_pipeline_user_genres(const struct jc_serve_state *st, uint32_t user,
                                struct jc_genre_pref *out, size_t cap);
 
-/* Genre Jaccard similarity of two items. */
-float jc_pipeline_genre_jaccard(const struct jc_catalog *cat, uint32_t a, uint32_t b);
+/* Genre Jaccard similarity of two items of the served view. */
+float jc_pipeline_genre_jaccard(const struct jc_view *v, uint32_t a, uint32_t b);
 
 /* Used by channels: adds item to the candidate set with this channel's
  * score (ignored when the item is filtered or already scored higher). */

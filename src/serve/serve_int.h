@@ -15,9 +15,12 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "serve/accesslog.h"
+#include "serve/exposure.h"
+#include "serve/overlay.h"
 #include "serve/router.h"
 #include "serve/state.h"
 
+#include <junco/event.h>
 #include <junco/serve.h>
 
 #include <limits.h>
@@ -25,8 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JC_RESP_MAX_HEADERS 8
+#define JC_RESP_MAX_HEADERS 10
 #define JC_RESP_BODY_CAP    ((size_t)64 << 20)
+#define JC_REQUEST_ID_MAX   64 /* bytes of a request id (X-Request-Id) */
 
 struct jc_http_resp {
     int status;
@@ -51,6 +55,7 @@ struct jc_http_req {
     const char *body; /* NUL-terminated copy, NULL if none */
     size_t body_len;
     struct jc_serve_state *st; /* acquired snapshot, NULL before ready */
+    const char *request_id;    /* the client's valid X-Request-Id, or generated */
 };
 
 /* Per-route metric handles; index n_routes is for unmatched requests. */
@@ -85,6 +90,22 @@ struct jc_serve {
     uint64_t version;
     struct jc_accesslog *alog;
     int64_t started_at;
+    /* writes: the event log, exposures, the overlay of upserts */
+    char events_dir[PATH_MAX];
+    char overlay_path[PATH_MAX];
+    struct jc_eventlog *eventlog; /* NULL when off or unavailable */
+    char eventlog_error[256];     /* why it is not open ("" if open/off) */
+    struct jc_event_types event_types;
+    struct jc_exposure *exposure; /* NULL when exposures are off */
+    struct jc_overlay *overlay;   /* latest version (under reload_mu) */
+    atomic_uint_fast64_t request_seq;
+    struct jc_metric *m_ingest[2]; /* accepted, rejected */
+    struct jc_metric *m_expo[5];   /* appended, full, error, invalid, no log */
+    struct jc_metric *m_expo_depth;
+    struct jc_metric *m_log_appended, *m_log_errors, *m_log_fsyncs, *m_log_p99;
+    struct jc_metric *m_overlay[2];    /* items, users */
+    struct jc_metric *m_upserts[2][2]; /* [item/user][created/updated] */
+    struct jc_metric_family *fam_ab;
 };
 
 /* ---- helpers for handlers (server.c) ---------------------------------- */
@@ -120,7 +141,11 @@ const char *jc_req_required(const struct jc_http_req *req, struct jc_http_resp *
 int jc_req_capture(const struct jc_http_req *req, struct jc_http_resp *resp, const char *name,
                    char *buf, size_t cap);
 
-/* ---- the route table (api.c) and static files (static.c) --------------- */
+/* ---- the route table (api.c), write handlers (api_write.c), static files */
+
+void jc_serve__post_events(struct jc_http_req *req, struct jc_http_resp *resp);
+void jc_serve__post_items(struct jc_http_req *req, struct jc_http_resp *resp);
+void jc_serve__post_users(struct jc_http_req *req, struct jc_http_resp *resp);
 
 extern const struct jc_route jc_serve_routes[];
 extern const size_t jc_serve_n_routes;
@@ -143,6 +168,15 @@ int jc_serve_resolve_static(const char *root_real, const char *rel, char *out, s
 int jc_serve__reload(struct jc_serve *s);
 /* 1 if this request may use an auth route; else fills a 401/403 error. */
 int jc_serve__authorize(struct jc_http_req *req, struct jc_http_resp *resp);
+/*
+ * Applies upsert patches to the overlay, persists it, and publishes a
+ * snapshot over it (serialised with reloads). created: p->n flags. On
+ * success *version is the new snapshot's. Errors: those of
+ * jc_overlay_apply (JC_EINVAL, JC_ELIMIT), of saving (JC_EIO, JC_ENOSPACE:
+ * nothing changed), JC_ESTATE (no snapshot yet).
+ */
+int jc_serve__upsert(struct jc_serve *s, const struct jc_ov_patches *p, uint8_t *created,
+                     uint64_t *version);
 /* Records pipeline stage timings and ranker fallbacks. */
 void jc_serve__observe_pipeline(struct jc_serve *s, const uint64_t stage_ns[3],
                                 const char *requested_model, int fallback);

@@ -15,17 +15,33 @@
  *   4. completion callback: latency, metrics, access log line, free.
  * The in-flight count is the number of contexts alive between 1 and 4; a
  * graceful stop quiesces the listening socket and waits for it to reach 0.
+ *
+ * Every request gets an id in step 1 (the client's X-Request-Id when it is
+ * safe, else 16 hex digits of xxh3 over a per-process sequence): it is in
+ * the X-Request-Id response header, the access log line, recommendation
+ * responses and the exposure events of the list it served.
+ *
+ * The write side lives here too: the server opens the event log (the one
+ * writer of an embedded log; serve.events) and the exposure logger, loads
+ * the overlay file of upserts, and publishes snapshots for reloads and
+ * upserts alike under one mutex (publish()), each with its scenes and A/B
+ * experiments compiled from the config and their metric series bound.
+ * Stopping closes the exposure logger (draining its queue) and the event
+ * log after the HTTP threads are gone.
  */
 #include "serve/serve_int.h"
 
 #include "core/alloc.h"
 #include "core/fileio.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/parse.h"
 #include "core/pool.h"
 #include "core/timeutil.h"
+#include "serve/experiment.h"
 #include "serve/pipeline.h"
 #include <junco/error.h>
+#include <junco/eventlog.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +78,10 @@ void jc_serve_config_default(struct jc_serve_config *c)
     c->drain_timeout_ms = 10000;
     c->max_connections = 1024;
     c->require = "catalog";
+    c->events = JC_SERVE_EVENTS_ON;
+    c->exposures = 1;
+    c->exposure_queue = 65536;
+    c->overlay_max = 100000;
 }
 
 void jc_serve_config_from(struct jc_serve_config *c, const struct jc_config *cfg, const char *home)
@@ -86,6 +106,12 @@ void jc_serve_config_from(struct jc_serve_config *c, const struct jc_config *cfg
     c->max_connections = (int)cfg->serve_max_connections;
     c->debug_routes = cfg->serve_debug;
     c->require = cfg->serve_require;
+    c->events = strcmp(cfg->serve_events, "off") == 0        ? JC_SERVE_EVENTS_OFF
+                : strcmp(cfg->serve_events, "optional") == 0 ? JC_SERVE_EVENTS_OPTIONAL
+                                                             : JC_SERVE_EVENTS_ON;
+    c->exposures = cfg->serve_exposures;
+    c->exposure_queue = (size_t)cfg->serve_exposure_queue;
+    c->overlay_max = (size_t)cfg->serve_overlay_max;
 }
 
 /* ---- helpers for handlers ---------------------------------------------- */
@@ -270,8 +296,92 @@ static void collect(void *ctx, struct jc_metrics *m)
         jc_metric_set(s->m_interactions, (double)jc_catalog_n_interactions(jc_state_cat(st)));
         jc_metric_set(s->m_version, (double)st->version);
         jc_metric_set(s->m_snapshot_age, (double)(jc_wall_s() - st->published_at));
+        const struct jc_overlay *ov = st->data->overlay;
+        jc_metric_set(s->m_overlay[0], ov->n_items);
+        jc_metric_set(s->m_overlay[1], ov->n_users);
         jc_state_release(st);
     }
+    if (s->exposure) {
+        struct jc_exposure_stats x;
+        jc_exposure_get_stats(s->exposure, &x);
+        const uint64_t v[5] = {x.appended, x.dropped_full, x.dropped_error, x.dropped_invalid,
+                               x.dropped_no_log};
+        for (int i = 0; i < 5; i++)
+            jc_metric_set(s->m_expo[i], (double)v[i]);
+        jc_metric_set(s->m_expo_depth, (double)x.depth);
+    }
+    if (s->eventlog) {
+        struct jc_eventlog_stats es;
+        jc_eventlog_get_stats(s->eventlog, &es);
+        jc_metric_set(s->m_log_appended, (double)es.events_appended);
+        jc_metric_set(s->m_log_errors, (double)es.append_errors);
+        jc_metric_set(s->m_log_fsyncs, (double)es.fsyncs);
+        jc_metric_set(s->m_log_p99, jc_eventlog_stats_quantile_us(&es, 0.99) / 1e6);
+    }
+}
+
+/* Families of the write paths: events, exposures, event log, overlay, A/B. */
+static int setup_write_metrics(struct jc_serve *s)
+{
+    struct jc_metrics *m = s->metrics;
+    static const char *const result_label[] = {"result"};
+    static const char *const kind_result[] = {"kind", "result"};
+    static const char *const kind_label[] = {"kind"};
+    static const char *const ab_labels[] = {"experiment", "variant"};
+    struct jc_metric_family *ingest, *expo, *ov, *ups;
+    int rc;
+    if ((rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_events_ingested_total",
+                                "Events received by POST /api/v1/events, by result (accepted = "
+                                "appended to the event log).",
+                                result_label, 1, NULL, 0, &ingest)) ||
+        (rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_exposure_events_total",
+                                "Impression events of served lists, by result: appended to the "
+                                "event log, or dropped (queue full, append error, invalid, no "
+                                "event log).",
+                                result_label, 1, NULL, 0, &expo)) ||
+        (rc = jc_metrics_family(m, JC_METRIC_GAUGE, "junco_overlay_entries",
+                                "Items and users in the upsert overlay.", kind_label, 1, NULL, 0,
+                                &ov)) ||
+        (rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_overlay_upserts_total",
+                                "Upserted records by kind and result (created or updated).",
+                                kind_result, 2, NULL, 0, &ups)) ||
+        (rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_ab_assignments_total",
+                                "Recommendation requests served per A/B experiment and variant.",
+                                ab_labels, 2, NULL, 0, &s->fam_ab)))
+        return rc;
+    static const char *const ingest_v[2] = {"accepted", "rejected"};
+    for (int i = 0; i < 2; i++)
+        if ((rc = jc_metrics_series(ingest, (const char *const[]){ingest_v[i]}, &s->m_ingest[i])))
+            return rc;
+    static const char *const expo_v[5] = {"appended", "dropped_queue_full", "dropped_error",
+                                          "dropped_invalid", "dropped_no_log"};
+    for (int i = 0; i < 5; i++)
+        if ((rc = jc_metrics_series(expo, (const char *const[]){expo_v[i]}, &s->m_expo[i])))
+            return rc;
+    static const char *const kinds[2] = {"item", "user"};
+    static const char *const results[2] = {"created", "updated"};
+    for (int k = 0; k < 2; k++) {
+        if ((rc = jc_metrics_series(ov, (const char *const[]){kinds[k]}, &s->m_overlay[k])))
+            return rc;
+        for (int r = 0; r < 2; r++)
+            if ((rc = jc_metrics_series(ups, (const char *const[]){kinds[k], results[r]},
+                                        &s->m_upserts[k][r])))
+                return rc;
+    }
+    if ((rc = jc_metrics_simple(m, JC_METRIC_GAUGE, "junco_exposure_queue_events",
+                                "Impression events queued for the event log.", &s->m_expo_depth)) ||
+        (rc = jc_metrics_simple(m, JC_METRIC_COUNTER, "junco_eventlog_events_appended_total",
+                                "Events the event log acknowledged (this process).",
+                                &s->m_log_appended)) ||
+        (rc = jc_metrics_simple(m, JC_METRIC_COUNTER, "junco_eventlog_append_errors_total",
+                                "Failed event log appends.", &s->m_log_errors)) ||
+        (rc = jc_metrics_simple(m, JC_METRIC_COUNTER, "junco_eventlog_fsyncs_total",
+                                "fsync calls of the embedded event log.", &s->m_log_fsyncs)) ||
+        (rc = jc_metrics_simple(m, JC_METRIC_GAUGE, "junco_eventlog_append_p99_seconds",
+                                "99th percentile of event log append latency since start.",
+                                &s->m_log_p99)))
+        return rc;
+    return JC_OK;
 }
 
 static int setup_metrics(struct jc_serve *s)
@@ -348,6 +458,8 @@ static int setup_metrics(struct jc_serve *s)
         (rc = jc_metrics_simple(m, JC_METRIC_GAUGE, "junco_uptime_seconds",
                                 "Seconds since the server started.", &s->m_uptime)))
         return rc;
+    if ((rc = setup_write_metrics(s)))
+        return rc;
     return jc_metrics_add_collector(m, collect, s);
 }
 
@@ -422,6 +534,7 @@ struct reqctx {
     uint64_t bytes;
     const char *error_code;
     int has_state;
+    char request_id[JC_REQUEST_ID_MAX + 1];
 };
 
 static void queue(struct jc_serve *s, struct MHD_Connection *conn, struct reqctx *ctx,
@@ -448,6 +561,11 @@ static void queue(struct jc_serve *s, struct MHD_Connection *conn, struct reqctx
                      : strncmp(ctx->path, "/api/", 5) == 0 || strncmp(ctx->path, "/get", 4) == 0;
     if (cors && s->cfg.cors_origin && s->cfg.cors_origin[0])
         MHD_add_response_header(r, "Access-Control-Allow-Origin", s->cfg.cors_origin);
+    if (cors && s->cfg.cors_origin && s->cfg.cors_origin[0])
+        MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                                "X-Request-Id, X-Junco-Ranker, X-Junco-Model, X-Junco-Experiment, "
+                                "X-Junco-Variant, X-Junco-Experiments");
+    MHD_add_response_header(r, "X-Request-Id", ctx->request_id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (atomic_load(&s->draining))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -508,6 +626,7 @@ static void dispatch(struct jc_serve *s, struct MHD_Connection *conn, struct req
         .match = ctx->match,
         .body = ctx->body.len ? ctx->body.data : NULL,
         .body_len = ctx->body.len,
+        .request_id = ctx->request_id,
     };
     req.st = jc_state_acquire(&s->slot);
     if ((route->flags & JC_ROUTE_AUTH) == 0 || jc_serve__authorize(&req, &resp)) {
@@ -530,6 +649,27 @@ static int request_has_body(struct MHD_Connection *conn, uint64_t *declared)
     if (cl && jc_parse_u64(cl, strlen(cl), declared) == JC_OK && *declared > 0)
         return 1;
     return te != NULL;
+}
+
+/* The client's X-Request-Id when it is 1..64 bytes of [A-Za-z0-9._:-]
+ * (so it is safe in headers, logs and events), else a new one: 16 hex
+ * digits of xxh3 over a per-process sequence seeded at start. */
+static void request_id(struct jc_serve *s, struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = h ? strlen(h) : 0;
+    int ok = n > 0 && n <= JC_REQUEST_ID_MAX && n < cap;
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = h[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == ':' || c == '-';
+    }
+    if (ok) {
+        memcpy(out, h, n + 1);
+        return;
+    }
+    uint64_t seq = atomic_fetch_add(&s->request_seq, 1);
+    snprintf(out, cap, "%016llx", (unsigned long long)jc_hash64(&seq, sizeof seq, 0x6a756e636fULL));
 }
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -562,6 +702,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         ctx->wall_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         snprintf(ctx->method, sizeof ctx->method, "%s", method);
         ctx->method_bit = jc_http_method_bit(method);
+        request_id(s, conn, ctx->request_id, sizeof ctx->request_id);
         jc_buf_init(&ctx->body, s->cfg.max_body ? s->cfg.max_body : 1);
         if (s->alog)
             MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_query, ctx);
@@ -664,6 +805,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             .latency_us = ns / 1000,
             .remote = remote[0] ? remote : NULL,
             .error = ctx->error_code,
+            .request_id = ctx->request_id[0] ? ctx->request_id : NULL,
         };
         jc_accesslog_write(s->alog, &e);
     }
@@ -731,26 +873,92 @@ static int catalog_path(const struct jc_serve *s, char *out, size_t cap)
     return jc_path_join(out, cap, s->cfg.home ? s->cfg.home : ".", "catalog/catalog.jcat");
 }
 
+/* Gives every variant of a new (unpublished) snapshot its assignment
+ * counter; series live as long as the registry. */
+static void bind_ab_metrics(struct jc_serve *s, struct jc_serve_state *st)
+{
+    struct jc_experiments *e = st->experiments;
+    for (int k = 0; k < e->n_exp; k++)
+        for (int v = 0; v < e->exp[k].n_variants; v++) {
+            struct jc_exp_variant *var = &e->exp[k].v[v];
+            if (jc_metrics_series(s->fam_ab, (const char *const[]){e->exp[k].name, var->name},
+                                  &var->m_assigned) != JC_OK)
+                var->m_assigned = NULL;
+        }
+}
+
+/* Builds a snapshot over data (scenes and experiments from the config) and
+ * publishes it. Called under reload_mu. */
+static int publish(struct jc_serve *s, struct jc_data_comp *data)
+{
+    struct jc_serve_state *st;
+    int rc = jc_serve_state_create(&st, data, s->cfg.cfg, s->version + 1);
+    if (rc)
+        return rc;
+    bind_ab_metrics(s, st);
+    s->version++;
+    jc_state_slot_swap(&s->slot, st);
+    return JC_OK;
+}
+
 int jc_serve__reload(struct jc_serve *s)
 {
     pthread_mutex_lock(&s->reload_mu);
     char path[PATH_MAX];
     int rc = catalog_path(s, path, sizeof path);
     struct jc_catalog_comp *cc = NULL;
-    struct jc_serve_state *st = NULL;
+    struct jc_data_comp *dc = NULL;
     if (rc == JC_OK)
         rc = jc_catalog_comp_open(&cc, path);
     if (rc == JC_OK)
-        rc = jc_serve_state_create(&st, cc, s->cfg.cfg, s->version + 1);
+        rc = jc_data_comp_create(&dc, cc, s->overlay);
     if (cc)
-        jc_rc_release(&cc->rc); /* the state holds its own reference */
-    if (rc == JC_OK) {
-        s->version++;
-        jc_state_slot_swap(&s->slot, st);
+        jc_rc_release(&cc->rc); /* the data component holds its own reference */
+    if (rc == JC_OK)
+        rc = publish(s, dc);
+    if (dc)
+        jc_rc_release(&dc->rc);
+    if (rc == JC_OK)
         jc_metric_inc(s->m_reloads_ok);
-    } else if (s->m_reloads_failed) {
+    else if (s->m_reloads_failed)
         jc_metric_inc(s->m_reloads_failed);
+    pthread_mutex_unlock(&s->reload_mu);
+    return rc;
+}
+
+int jc_serve__upsert(struct jc_serve *s, const struct jc_ov_patches *p, uint8_t *created,
+                     uint64_t *version)
+{
+    pthread_mutex_lock(&s->reload_mu);
+    struct jc_serve_state *cur = jc_state_acquire(&s->slot);
+    struct jc_overlay *next = NULL;
+    struct jc_data_comp *dc = NULL;
+    int rc = cur ? JC_OK : jc_err_set(JC_ESTATE, "no snapshot is published yet");
+    if (rc == JC_OK)
+        rc = jc_overlay_apply(s->overlay, p, jc_state_cat(cur), s->cfg.overlay_max,
+                              jc_wall_s() * 1000, &next, created);
+    /* Durable first: a snapshot never serves what a restart would lose. */
+    if (rc == JC_OK)
+        rc = jc_overlay_save(next, s->overlay_path);
+    if (rc == JC_OK)
+        rc = jc_data_comp_create(&dc, cur->data->catalog, next);
+    if (rc == JC_OK)
+        rc = publish(s, dc);
+    if (rc == JC_OK) {
+        jc_rc_release(&s->overlay->rc);
+        s->overlay = next;
+        next = NULL;
+        *version = s->version;
+        for (size_t i = 0; i < p->n; i++) {
+            int k = p->recs[i]->kind == JC_OV_ITEM ? 0 : 1;
+            jc_metric_inc(s->m_upserts[k][created && created[i] ? 0 : 1]);
+        }
     }
+    if (dc)
+        jc_rc_release(&dc->rc);
+    if (next)
+        jc_rc_release(&next->rc);
+    jc_state_release(cur);
     pthread_mutex_unlock(&s->reload_mu);
     return rc;
 }
@@ -769,13 +977,42 @@ static int check_require(const char *req)
         const char *t = p;
         size_t tn = n;
         jc_trim(&t, &tn);
-        if (tn && !(tn == 7 && memcmp(t, "catalog", 7) == 0))
-            return jc_err_set(JC_EINVAL, "serve.require: unknown component '%.*s' (known: catalog)",
+        if (tn && !(tn == 7 && memcmp(t, "catalog", 7) == 0) &&
+            !(tn == 6 && memcmp(t, "events", 6) == 0))
+            return jc_err_set(JC_EINVAL,
+                              "serve.require: unknown component '%.*s' (known: catalog, events)",
                               (int)tn, t);
         if (e == NULL)
             break;
         p = e + 1;
     }
+    return JC_OK;
+}
+
+/* Opens the event log per serve.events; "optional" records why it could
+ * not be opened and carries on. */
+static int open_events(struct jc_serve *s)
+{
+    if (s->cfg.events == JC_SERVE_EVENTS_OFF) {
+        snprintf(s->eventlog_error, sizeof s->eventlog_error, "disabled (serve.events = off)");
+        return JC_OK;
+    }
+    struct jc_eventlog_config c;
+    if (s->cfg.cfg)
+        jc_eventlog_config_from_settings(&c, s->cfg.cfg, s->events_dir);
+    else {
+        jc_eventlog_config_default(&c);
+        c.dir = s->events_dir;
+    }
+    int rc = jc_eventlog_open(&s->eventlog, &c);
+    if (rc == JC_OK)
+        return JC_OK;
+    s->eventlog = NULL;
+    if (s->cfg.events == JC_SERVE_EVENTS_ON)
+        return jc_err_prefix(rc, "event log (set serve.events = optional to serve without it)");
+    snprintf(s->eventlog_error, sizeof s->eventlog_error, "%s",
+             jc_errcode() == rc ? jc_errmsg() : jc_strerror(rc));
+    JC_WARN("serving without the event log: %s", s->eventlog_error);
     return JC_OK;
 }
 
@@ -834,6 +1071,8 @@ int jc_serve_open(struct jc_serve **out, const struct jc_serve_config *cfg)
     s->cfg = *cfg;
     s->quiesced_fd = -1;
     s->started_at = jc_wall_s();
+    uint64_t seed[2] = {jc_now_ns(), (uint64_t)getpid()};
+    atomic_init(&s->request_seq, jc_hash64(seed, sizeof seed, 0));
     pthread_mutex_init(&s->reload_mu, NULL);
     jc_state_slot_init(&s->slot);
     s->own_bind = dup_or_null(cfg->bind ? cfg->bind : "127.0.0.1");
@@ -882,12 +1121,39 @@ int jc_serve_open(struct jc_serve **out, const struct jc_serve_config *cfg)
         if (rc == JC_OK)
             rc = jc_accesslog_open(&s->alog, s->access_log_path);
     }
+    /* The write side: event types, the event log directory, the overlay. */
+    if (rc == JC_OK) {
+        const char *home = cfg->home ? cfg->home : ".";
+        if (cfg->events_dir && cfg->events_dir[0])
+            snprintf(s->events_dir, sizeof s->events_dir, "%s", cfg->events_dir);
+        else
+            rc = jc_path_join(s->events_dir, sizeof s->events_dir, home, "events");
+        if (rc == JC_OK && cfg->overlay_path && cfg->overlay_path[0])
+            snprintf(s->overlay_path, sizeof s->overlay_path, "%s", cfg->overlay_path);
+        else if (rc == JC_OK)
+            rc = jc_path_join(s->overlay_path, sizeof s->overlay_path, home, "overlay/catalog.jov");
+    }
+    if (rc == JC_OK &&
+        (rc = jc_event_types_parse(&s->event_types, cfg->cfg ? cfg->cfg->events_custom_types : "")))
+        jc_err_prefix(rc, "events.custom_types");
+    if (rc == JC_OK)
+        rc = jc_overlay_load(&s->overlay, s->overlay_path);
     if (rc == JC_OK)
         rc = jc_router_create(&s->router, jc_serve_routes, jc_serve_n_routes);
     if (rc == JC_OK)
         rc = setup_metrics(s);
     if (rc == JC_OK)
         rc = jc_serve__reload(s);
+    if (rc == JC_OK)
+        rc = open_events(s);
+    if (rc == JC_OK && cfg->exposures) {
+        struct jc_exposure_config xc;
+        jc_exposure_config_default(&xc);
+        xc.log = s->eventlog;
+        if (cfg->exposure_queue)
+            xc.capacity = cfg->exposure_queue;
+        rc = jc_exposure_open(&s->exposure, &xc);
+    }
     if (rc == JC_OK)
         rc = start_daemon(s);
     if (rc) {
@@ -928,6 +1194,12 @@ int jc_serve_stop(struct jc_serve *s)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     s->stopped = 1;
+    /* No request runs now: write the queued exposures, then close the log
+     * so that everything acknowledged is durable when stop returns. */
+    jc_exposure_close(s->exposure);
+    s->exposure = NULL;
+    jc_eventlog_close(s->eventlog);
+    s->eventlog = NULL;
     if (s->alog)
         jc_accesslog_flush(s->alog);
     return left;
@@ -939,7 +1211,11 @@ void jc_serve_close(struct jc_serve *s)
         return;
     if (!s->stopped && s->daemon)
         jc_serve_stop(s);
+    jc_exposure_close(s->exposure);
+    jc_eventlog_close(s->eventlog);
     jc_state_slot_free(&s->slot);
+    if (s->overlay)
+        jc_rc_release(&s->overlay->rc);
     jc_accesslog_close(s->alog);
     jc_metrics_destroy(s->metrics);
     jc_free(s->rm);

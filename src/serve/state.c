@@ -1,6 +1,12 @@
 /*
- * state.c - reference counting, the catalog component, snapshot roots and
- * the publication slot (see state.h for the protocol).
+ * state.c - reference counting, the catalog and data components, snapshot
+ * roots and the publication slot (see state.h for the protocol).
+ *
+ * Component lifetimes: a snapshot root holds one reference to its data
+ * component, which holds one to its catalog component and one to its
+ * overlay version; each is destroyed by whoever drops its last reference,
+ * so an upsert (new data component over the same catalog component) or a
+ * reload (new catalog component) never frees what a request still reads.
  *
  * The slot uses a mutex rather than a lock-free scheme: acquiring is a
  * lock, one atomic increment and an unlock (tens of nanoseconds, far below
@@ -11,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
+#include "serve/experiment.h"
 #include "serve/pipeline.h"
 #include <junco/error.h>
 
@@ -39,7 +46,7 @@ void jc_rc_release(struct jc_rc *rc)
 static void catalog_comp_destroy(struct jc_rc *rc)
 {
     struct jc_catalog_comp *c = (struct jc_catalog_comp *)rc;
-    jc_catidx_destroy(c->idx);
+    jc_catstats_destroy(c->stats);
     jc_catalog_close(c->cat);
     jc_free(c);
 }
@@ -51,7 +58,7 @@ int jc_catalog_comp_open(struct jc_catalog_comp **out, const char *path)
         return JC_ENOMEM;
     int rc = jc_catalog_open(&c->cat, path);
     if (rc == JC_OK)
-        rc = jc_catidx_build(&c->idx, c->cat);
+        rc = jc_catstats_build(&c->stats, c->cat);
     if (rc) {
         if (c->cat)
             jc_catalog_close(c->cat);
@@ -65,27 +72,71 @@ int jc_catalog_comp_open(struct jc_catalog_comp **out, const char *path)
     return JC_OK;
 }
 
+static void data_comp_destroy(struct jc_rc *rc)
+{
+    struct jc_data_comp *d = (struct jc_data_comp *)rc;
+    jc_catidx_destroy(d->idx);
+    jc_view_free(&d->view);
+    jc_rc_release(&d->overlay->rc);
+    jc_rc_release(&d->catalog->rc);
+    jc_free(d);
+}
+
+int jc_data_comp_create(struct jc_data_comp **out, struct jc_catalog_comp *catalog,
+                        struct jc_overlay *overlay)
+{
+    struct jc_data_comp *d = jc_calloc(1, sizeof *d);
+    if (d == NULL)
+        return JC_ENOMEM;
+    int rc = JC_OK;
+    if (overlay)
+        jc_rc_retain(&overlay->rc);
+    else
+        rc = jc_overlay_create(&overlay);
+    if (rc) {
+        jc_free(d);
+        return rc;
+    }
+    d->overlay = overlay;
+    rc = jc_view_build(&d->view, catalog->cat, overlay);
+    if (rc == JC_OK && (rc = jc_catidx_build(&d->idx, &d->view, catalog->stats)))
+        jc_view_free(&d->view);
+    if (rc) {
+        jc_rc_release(&overlay->rc);
+        jc_free(d);
+        return rc;
+    }
+    jc_rc_retain(&catalog->rc);
+    d->catalog = catalog;
+    jc_rc_init(&d->rc, data_comp_destroy);
+    *out = d;
+    return JC_OK;
+}
+
 static void state_destroy(struct jc_rc *rc)
 {
     struct jc_serve_state *st = (struct jc_serve_state *)rc;
+    jc_experiments_destroy(st->experiments);
     jc_scenes_destroy(st->scenes);
-    jc_rc_release(&st->catalog->rc);
+    jc_rc_release(&st->data->rc);
     jc_free(st);
 }
 
-int jc_serve_state_create(struct jc_serve_state **out, struct jc_catalog_comp *catalog,
+int jc_serve_state_create(struct jc_serve_state **out, struct jc_data_comp *data,
                           const struct jc_config *cfg, uint64_t version)
 {
     struct jc_serve_state *st = jc_calloc(1, sizeof *st);
     if (st == NULL)
         return JC_ENOMEM;
     int rc = jc_scenes_build(&st->scenes, cfg);
+    if (rc == JC_OK && (rc = jc_experiments_build(&st->experiments, cfg, st->scenes)))
+        jc_scenes_destroy(st->scenes);
     if (rc) {
         jc_free(st);
         return rc;
     }
-    jc_rc_retain(&catalog->rc);
-    st->catalog = catalog;
+    jc_rc_retain(&data->rc);
+    st->data = data;
     st->version = version;
     st->published_at = jc_wall_s();
     jc_rc_init(&st->rc, state_destroy);

@@ -2,8 +2,9 @@
  * state.h - the served state as reference-counted, atomically swapped
  * snapshots.
  *
- * A struct jc_serve_state is everything a request reads: the catalog, the
- * indexes derived from it, the compiled scenes (pipelines), and in phase 2
+ * A struct jc_serve_state is everything a request reads: the catalog with
+ * the overlay of upserted items and users and the indexes derived from
+ * them, the compiled scenes (pipelines) and A/B experiments, and in phase 2
  * the ranking models, embeddings and ANN indexes. It is immutable once
  * published. The server holds the current snapshot in a jc_state_slot; a
  * request calls jc_state_acquire() once when it starts (one reference
@@ -16,12 +17,17 @@
  * Components that are expensive to rebuild (a catalog mapping, a model)
  * are themselves reference counted (struct jc_rc), so a new snapshot can
  * share the components that did not change with the old one: publishing a
- * model builds a new root that references the same catalog.
+ * model builds a new root that references the same catalog. Today:
+ * catalog comp (catalog + statistics) <- data comp (overlay, view, index)
+ * <- state (scenes, experiments); an upsert builds a new data comp over the
+ * same catalog comp, a catalog reload a new catalog comp.
  */
 #ifndef JC_SERVE_STATE_H
 #define JC_SERVE_STATE_H
 
 #include "serve/catidx.h"
+#include "serve/overlay.h"
+#include "serve/rc.h"
 
 #include <junco/catalog.h>
 #include <junco/config.h>
@@ -30,54 +36,67 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* A reference-counted component: embed as the first member. */
-struct jc_rc {
-    atomic_long refs;
-    void (*destroy)(struct jc_rc *self);
-};
-
-void jc_rc_init(struct jc_rc *rc, void (*destroy)(struct jc_rc *));
-void jc_rc_retain(struct jc_rc *rc);
-/* Drops a reference; destroys the object at zero. NULL is a no-op. */
-void jc_rc_release(struct jc_rc *rc);
-
-/* The catalog and the indexes derived from it, shared between snapshots. */
+/* The catalog and its per-item statistics, shared between snapshots. */
 struct jc_catalog_comp {
     struct jc_rc rc;
     struct jc_catalog *cat;
-    struct jc_catidx *idx;
+    struct jc_catstats *stats;
     char path[4096];
     int64_t loaded_at; /* Unix seconds */
 };
 
-/* Opens a catalog and builds its indexes. */
+/* Opens a catalog and computes its statistics. */
 int jc_catalog_comp_open(struct jc_catalog_comp **out, const char *path);
 
-struct jc_scenes; /* pipeline.h */
+/* The served data: a catalog, an overlay version (overlay.h), the merged
+ * view of both and its index. Rebuilt when either changes; shared by
+ * snapshots that differ only in other components (scenes, later models). */
+struct jc_data_comp {
+    struct jc_rc rc;
+    struct jc_catalog_comp *catalog; /* a reference */
+    struct jc_overlay *overlay;      /* a reference (an empty overlay at least) */
+    struct jc_view view;
+    struct jc_catidx *idx;
+};
+
+/* Builds the view and index of catalog + overlay (overlay NULL: empty);
+ * takes new references to both. JC_ENOMEM, JC_ELIMIT (view). */
+int jc_data_comp_create(struct jc_data_comp **out, struct jc_catalog_comp *catalog,
+                        struct jc_overlay *overlay);
+
+struct jc_scenes;      /* pipeline.h */
+struct jc_experiments; /* experiment.h */
 
 struct jc_serve_state {
     struct jc_rc rc;
     uint64_t version; /* increases with every publish */
     int64_t published_at;
-    struct jc_catalog_comp *catalog; /* a reference */
-    struct jc_scenes *scenes;        /* owned */
-    /* phase 2: models, embeddings, ANN indexes, feature-store handle,
-     * experiments; each a reference-counted component. */
+    struct jc_data_comp *data;          /* a reference */
+    struct jc_scenes *scenes;           /* owned */
+    struct jc_experiments *experiments; /* owned; never NULL (maybe empty) */
+    /* phase 2: models, embeddings, ANN indexes, feature-store handle; each
+     * a reference-counted component. */
 };
 
-/* Builds a root over a catalog component (takes a new reference to it)
- * with scenes compiled from cfg's [scene.*] sections (cfg may be NULL). */
-int jc_serve_state_create(struct jc_serve_state **out, struct jc_catalog_comp *catalog,
+/* Builds a root over a data component (takes a new reference to it) with
+ * scenes and A/B experiments compiled from cfg's [scene.*], [experiment.*]
+ * and [variant.*] sections (cfg may be NULL). Errors: JC_EINVAL naming the
+ * section and key, JC_ENOMEM. */
+int jc_serve_state_create(struct jc_serve_state **out, struct jc_data_comp *data,
                           const struct jc_config *cfg, uint64_t version);
 
 /* Convenience accessors. */
 static inline const struct jc_catalog *jc_state_cat(const struct jc_serve_state *st)
 {
-    return st->catalog->cat;
+    return st->data->catalog->cat;
 }
 static inline const struct jc_catidx *jc_state_idx(const struct jc_serve_state *st)
 {
-    return st->catalog->idx;
+    return st->data->idx;
+}
+static inline const struct jc_view *jc_state_view(const struct jc_serve_state *st)
+{
+    return &st->data->view;
 }
 
 struct jc_state_slot {

@@ -29,6 +29,10 @@ if chromium is None:
 
 tmp = scratch("browser")
 home = make_home(tmp)
+# An A/B experiment over all users: the user page shows the variant.
+with open(os.path.join(home, "junco.ini"), "w") as f:
+    f.write("[experiment.homepage_test]\nvariants = control, diverse\n"
+            "[variant.homepage_test.diverse]\ndiversity = 0.4\n")
 art = os.path.join(os.path.dirname(os.path.abspath(TMP_ROOT)), "artifacts", "browser")
 os.makedirs(art, exist_ok=True)
 srv = Server(home)
@@ -102,6 +106,13 @@ t.check("user page: favourite genres and history",
         "Action" in re.sub(r"<[^>]+>", " ", d) and d.count('class="bar"') == 8 and
         len(re.findall(r"<tr><td>\d{4}-\d\d-\d\d</td>", d)) == 15, None)
 t.check("user page: model selector lists models", 'id="model"' in d and "deepfm" in d, None)
+st, hd, api_rec = srv.json("/api/v1/users/1/recommendations?n=1")
+m = re.search(r'<div class="notice ab" id="variant" data-experiment="([^"]*)" data-variant="([^"]*)">'
+              r'(.*?)</div>', d)
+t.check("user page: the A/B variant is shown (%s)" % api_rec.get("variant"),
+        m is not None and m.group(1) == "homepage_test" and m.group(2) == api_rec["variant"] and
+        re.sub(r"<[^>]+>", "", m.group(3)) ==
+        "A/B test: homepage_test → variant " + api_rec["variant"], m and m.group(0))
 d = dom("user.html?id=1&model=deepfm")
 t.check("user page: fallback notice for an unloaded model",
         "model 'deepfm' is not loaded" in html.unescape(d) and len(cards(d, "recs")) == 14, None)

@@ -89,6 +89,12 @@ for mid, m in movies.items():
 c.close()
 t.check("all 9742 movies served with exact titles and genres (keep-alive)", not bad, bad[:5])
 
+st, hd, body = srv.get("/nope/nothing")
+st2, hd2, body2 = srv.get("/getmovie?id=1")
+t.check("every response has an X-Request-Id, distinct per request",
+        re.match(r"^[0-9a-f]{16}$", hd.get("x-request-id", "")) is not None and
+        re.match(r"^[0-9a-f]{16}$", hd2.get("x-request-id", "")) is not None and
+        hd["x-request-id"] != hd2["x-request-id"], (hd, hd2))
 for path, code, status in [("/getmovie", "missing_parameter", 400),
                            ("/getmovie?id=", "missing_parameter", 400),
                            ("/getmovie?id=99999999", "not_found", 404),
@@ -251,8 +257,11 @@ t.check("recommendations: 20 distinct unwatched items",
         st == 200 and len(ids) == 20 == len(set(ids)) and
         not ({int(i) for i in ids} & watched1), d if st != 200 else ids)
 t.check("recommendations shape", d["scene"] == "default" and d["ranker"] == "heuristic" and
-        d["experiment"] is None and d["variant"] is None and d["candidates"] > 20 and
-        [x["position"] for x in d["items"]] == list(range(1, 21)), d)
+        d["experiment"] is None and d["variant"] is None and d["experiments"] == [] and
+        d["candidates"] > 20 and [x["position"] for x in d["items"]] == list(range(1, 21)), d)
+t.check("recommendations carry the request id of the X-Request-Id header",
+        re.match(r"^[0-9a-f]{16}$", d["request_id"]) is not None and
+        hd.get("x-request-id") == d["request_id"] and "x-junco-experiment" not in hd, hd)
 known = {"genre_pref", "cooc", "popular", "newest"}
 t.check("explain=1: channels, stage scores and the pipeline",
         all(x["explain"]["channels"] and {c["name"] for c in x["explain"]["channels"]} <= known
@@ -412,7 +421,8 @@ t.check("access log: one JSON line per request with the fields",
         len(entries) > 9800 and hit and hit[0]["status"] == 200 and hit[0]["method"] == "GET" and
         hit[0]["route"] == "/getmovie" and hit[0]["bytes"] > 500 and "latency_us" in hit[0] and
         re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", hit[0]["ts"]) and
-        hit[0]["remote"] == "127.0.0.1", (len(entries), hit[:1]))
+        hit[0]["remote"] == "127.0.0.1" and
+        re.match(r"^[0-9a-f]{16}$", hit[0].get("request_id", "")), (len(entries), hit[:1]))
 t.check("access log records errors with their code",
         any(e["status"] == 404 and e.get("error") == "not_found" for e in entries), None)
 t.finish()
