@@ -172,8 +172,10 @@ T_AVX512 float reduce1_512(__m512 a)
 
 T_AVX512 __m128 reduce4_512(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
 {
-    __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xEE));
-    __m512 v = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xEE));
+    __m512 u =
+        _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xEE));
+    __m512 v =
+        _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xEE));
     __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(u, v, 0x88), _mm512_shuffle_f32x4(u, v, 0xDD));
     w = _mm512_add_ps(w, _mm512_permute_ps(w, 0x4E));
     w = _mm512_add_ps(w, _mm512_permute_ps(w, 0xB1));
@@ -194,9 +196,8 @@ T_AVX512 float one_avx512(const float *a, const float *b, size_t n, int l2)
     return reduce1_512(s);
 }
 
-T_AVX512 void many_avx512(const float *q, const uint8_t *base, size_t stride,
-                          const uint32_t *ids, size_t cnt, size_t n, float *out, int l2,
-                          float sign)
+T_AVX512 void many_avx512(const float *q, const uint8_t *base, size_t stride, const uint32_t *ids,
+                          size_t cnt, size_t n, float *out, int l2, float sign)
 {
     size_t j = 0;
     const __m128 sg = _mm_set1_ps(sign);

@@ -19,7 +19,7 @@
 #include <junco/error.h>
 
 #define ROW_BLOCK_BYTES (24u * 1024u) /* rows per block in multi mode: stays in L1 */
-#define SCAN_ROWS       64             /* rows per many-vector kernel call */
+#define SCAN_ROWS       64            /* rows per many-vector kernel call */
 
 /* worse(a, b): a ranks after b (larger distance, or equal and larger id). */
 static inline int worse(const struct jc_ann *ix, float da, uint32_t na, float db, uint32_t nb)

@@ -1452,8 +1452,7 @@ static void test_server_write_failures(void **state)
     int seen[3] = {0};
     for (long k = 1; k < 60; k += 2) {
         jc_alloc_fail_after(k);
-        int st = http(port, "GET", "/api/v1/users/1/recommendations?n=5", NULL, body,
-                      sizeof body);
+        int st = http(port, "GET", "/api/v1/users/1/recommendations?n=5", NULL, body, sizeof body);
         jc_alloc_fail_after(0);
         if (st != 0 && st != 200 && st != 500)
             fail_msg("allocation %ld failing: status %d", k, st);
@@ -1464,9 +1463,8 @@ static void test_server_write_failures(void **state)
     print_message("injected allocation failures: %d closed, %d ok, %d errors\n", seen[0], seen[1],
                   seen[2]);
     assert_true(seen[2] > 0);
-    assert_int_equal(http(port, "GET", "/api/v1/users/1/recommendations?n=5", NULL, body,
-                          sizeof body),
-                     200);
+    assert_int_equal(
+        http(port, "GET", "/api/v1/users/1/recommendations?n=5", NULL, body, sizeof body), 200);
     assert_int_equal(jc_serve_stop(s), 0);
     jc_serve_close(s);
 }
