@@ -83,6 +83,7 @@ int jc_cmd_embed(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_index(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_similar(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_recommend_emb(struct jc_cli *cli, int argc, char **argv);
+int jc_cmd_recommend(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_features(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_publish(struct jc_cli *cli, int argc, char **argv);
 int jc_cmd_store(struct jc_cli *cli, int argc, char **argv);

@@ -87,7 +87,7 @@ int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv)
 {
     const char *bind = NULL, *mode = NULL, *web = NULL, *access_log = NULL;
     int64_t port = -1, threads = -1;
-    int no_ui = 0;
+    int no_ui = 0, nearline = 0;
     const struct jc_opt opts[] = {
         {"bind", 0, JC_OPT_STR, &bind, "ADDR", "IPv4 address to listen on (serve.bind)", NULL},
         {"port", 'p', JC_OPT_INT, &port, "N", "TCP port, 0 = any free port (serve.port)", NULL},
@@ -96,6 +96,10 @@ int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv)
         {"mode", 0, JC_OPT_STR, &mode, "MODE", "epoll, poll or thread (serve.mode)", NULL},
         {"web-root", 0, JC_OPT_STR, &web, "DIR", "web UI directory (serve.web_root)", NULL},
         {"no-ui", 0, JC_OPT_FLAG, &no_ui, NULL, "serve the API only", NULL},
+        {"nearline", 0, JC_OPT_FLAG, &nearline, NULL,
+         "run the nearline worker on the event log (serve.nearline): posted events update "
+         "the store's realtime features",
+         NULL},
         {"access-log", 0, JC_OPT_STR, &access_log, "FILE",
          "access log file, - for stderr, \"\" for none (serve.access_log)", NULL},
         {NULL, 0, 0, NULL, NULL, NULL, NULL},
@@ -109,7 +113,10 @@ int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv)
         "every served list is logged as impression events in the event log, which\n"
         "also takes POST /api/v1/events; POST /api/v1/items and /users upsert into an\n"
         "overlay kept under the home. Prints \"listening on http://ADDR:PORT\" once\n"
-        "ready. SIGHUP reloads the catalog; SIGTERM or SIGINT stop gracefully\n"
+        "ready. Live registry models (<home>/models), embeddings and their ANN\n"
+        "indexes are loaded when they exist and swapped in when a new version is\n"
+        "published (checked every serve.reload_ms).\n"
+        "SIGHUP reloads the catalog; SIGTERM or SIGINT stop gracefully\n"
         "(requests in flight finish, queued exposures are written).",
         opts, argc, argv, NULL, 0, NULL);
     if (rc >= 0)
@@ -131,6 +138,8 @@ int jc_cmd_serve(struct jc_cli *cli, int argc, char **argv)
         sc.threads = (int)threads;
     if (access_log)
         sc.access_log = access_log;
+    if (nearline)
+        sc.nearline = 1;
     char web_root[PATH_MAX];
     if (no_ui) {
         sc.web_root = NULL;

@@ -56,6 +56,7 @@ static const struct jc_cli_command commands[] = {
     {"similar", jc_cmd_similar, "items most similar to an item in an embedding"},
     {"recommend-emb", jc_cmd_recommend_emb, "items nearest to a user's embedding vector"},
     {"serve", jc_cmd_serve, "run the HTTP server: API, compatible endpoints, web UI"},
+    {"recommend", jc_cmd_recommend, "the serving pipeline for one user, in-process (no server)"},
     {"eval", jc_cmd_eval, "evaluate recommenders: protocols, baselines, leaderboard, report"},
     {"train", jc_cmd_train,
      "train a ranking model (lr, fm, mlp, widedeep, neumf, twotower, deepfm, din, dcn)"},

@@ -3,6 +3,7 @@
 
   /usr/bin/python3 bench/serve/bench.py [--build build] [--reps 5] [--seconds 8]
                                         [--soak 60] [--modes epoll,poll,thread]
+                                        [--pipeline phase1|full] [--endpoints a,b]
 
 Imports data/ml-latest-small into a scratch home, then for each
 libmicrohttpd mode starts `junco serve --threads 2` and runs wrk (2 threads)
@@ -40,11 +41,22 @@ ap.add_argument("--seconds", type=int, default=8)
 ap.add_argument("--soak", type=int, default=60)
 ap.add_argument("--modes", default="epoll,poll,thread")
 ap.add_argument("--no-peer", action="store_true")
+ap.add_argument("--pipeline", default="phase1", choices=["phase1", "full"],
+                help="full: also train DeepFM (1 epoch), item2vec + iALS embeddings and their "
+                     "HNSW indexes, so recommendations run embedding recall + model ranking; "
+                     "adds the endpoint recommendations_recall (?model=recall)")
+ap.add_argument("--endpoints", default="", help="comma list of endpoint names to run (all)")
 args = ap.parse_args()
 junco = os.path.join(args.build, "junco")
 tmp = tempfile.mkdtemp(prefix="junco-bench-serve-")
 home = os.path.join(tmp, "home")
 subprocess.run([junco, "--home", home, "-q", "import", ML], check=True)
+if args.pipeline == "full":
+    for step in (["features"], ["train", "--model", "deepfm", "--epochs", "1"],
+                 ["embed", "--method", "item2vec", "--epochs", "5"], ["index", "build"],
+                 ["embed", "--method", "ials"], ["index", "build", "--embedding", "ials"]):
+        subprocess.run([junco, "--home", home, "-q"] + step, check=True,
+                       stdout=subprocess.DEVNULL)
 
 with open(os.path.join(tmp, "movies.txt"), "w") as f:
     for line in open(os.path.join(ML, "movies.csv"), encoding="utf-8").readlines()[1:]:
@@ -57,6 +69,11 @@ ENDPOINTS = [
     ("getmovie", "/getmovie?id={id}", "movies.txt", 32),
     ("recommendations", "/api/v1/users/{id}/recommendations?n=10", "users.txt", 8),
 ]
+if args.pipeline == "full":
+    ENDPOINTS.append(("recommendations_recall",
+                      "/api/v1/users/{id}/recommendations?n=10&model=recall", "users.txt", 8))
+if args.endpoints:
+    ENDPOINTS = [e for e in ENDPOINTS if e[0] in args.endpoints.split(",")]
 
 
 def git_rev():
@@ -115,7 +132,8 @@ def wrk(port, path, ids, conns, seconds):
 
 
 def record(row):
-    row.update({"task": "serve", "dataset": "ml-latest-small", "cpu": cpu_model(),
+    row.update({"task": "serve", "dataset": "ml-latest-small", "pipeline": args.pipeline,
+                "cpu": cpu_model(),
                 "git": git_rev(), "time": int(time.time()), "server_threads": 2,
                 "wrk_threads": 2, "blas_env": {k: os.environ.get(k) for k in
                                                ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}})
@@ -210,6 +228,8 @@ if peer:
         if impl != "junco":
             continue
         for name, m in med.items():
+            if name not in peer:
+                continue
             ratio = m["rps"] / peer[name]["rps"] if peer[name]["rps"] else float("nan")
             print("ratio junco(%s)/python %-16s throughput x%.1f" % (mode, name, ratio))
             record({"implementation": "ratio", "mode": mode, "endpoint": name,

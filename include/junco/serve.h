@@ -154,12 +154,15 @@ struct jc_serve_config {
     size_t exposure_queue;       /* events queued at most (drops past it) */
     const char *overlay_path;    /* NULL: <home>/overlay/catalog.jov */
     size_t overlay_max;          /* items + users upserted; 0 = no upserts */
+    int reload_ms;               /* watcher period for models/embeddings/indexes;
+                                    0 = no watcher (reload on demand only) */
+    int nearline;                /* 1: run the nearline worker on the event log */
 };
 
 /* Defaults: 127.0.0.1:8080, threads 0, epoll, 1 MiB bodies, n <= 1000,
  * timeout 30 s, drain 10 s, 1024 connections, CORS "*", require "catalog",
  * event log on, exposures on with a queue of 65536 events, overlay of at
- * most 100000 items and users. */
+ * most 100000 items and users, watcher every 1000 ms, no nearline. */
 void jc_serve_config_default(struct jc_serve_config *c);
 /* Defaults overlaid with the [serve] keys of cfg; strings are borrowed from
  * cfg. Relative access_log paths are resolved against home by jc_serve_open. */
@@ -169,8 +172,12 @@ struct jc_serve;
 
 /*
  * Loads the served state (catalog, the overlay file of upserts, scenes and
- * A/B experiments), opens the event log (per cfg.events) and the exposure
- * logger, and starts listening. Errors: JC_ENOTFOUND / JC_ECORRUPT
+ * A/B experiments, the live registry models, embeddings and ANN indexes of
+ * the home, the feature store when it exists), opens the event log (per
+ * cfg.events) and the exposure logger, starts the model watcher (every
+ * cfg.reload_ms) and, with cfg.nearline, the nearline worker, and starts
+ * listening. Files under models/, embeddings/ and indexes/ that fail to
+ * load are skipped with a warning (junco_snapshot_load_errors). Errors: JC_ENOTFOUND / JC_ECORRUPT
  * (catalog, overlay file), JC_EINVAL (bad bind address, scene or
  * experiment config: the message names the section and key), JC_EBUSY
  * (another process writes the event log), JC_EIO (cannot bind: the message
@@ -183,7 +190,8 @@ int jc_serve_port(const struct jc_serve *s);
 /* The registry behind /metrics; valid until jc_serve_close. */
 struct jc_metrics *jc_serve_metrics(struct jc_serve *s);
 /*
- * Re-opens the catalog and rebuilds the served snapshot, then swaps it in
+ * Re-opens the catalog and rebuilds the served snapshot (models and
+ * embeddings are re-read when their files changed), then swaps it in
  * atomically. On failure the current snapshot stays and the error is
  * returned. Also reachable as POST /api/v1/admin/reload.
  */
@@ -195,5 +203,53 @@ int jc_serve_reload(struct jc_serve *s);
 int jc_serve_stop(struct jc_serve *s);
 /* Stops (if needed) and frees everything. */
 void jc_serve_close(struct jc_serve *s);
+
+/* ---- the pipeline without HTTP (offline evaluation) --------------------- */
+
+struct jc_pipeline_offline;
+
+/*
+ * Builds the same served snapshot as `junco serve` over the data home, with
+ * no HTTP server, event log, exposures or overlay: the catalog
+ * <home>/catalog/catalog.jcat, every live registry model under
+ * <home>/models/ (plus its feature spec), every embedding under
+ * <home>/embeddings/ with its ANN index from <home>/indexes/ (HNSW if built,
+ * else flat, else exact scan), and the feature store <home>/store when it
+ * exists (opened read-only; the realtime user vectors, recent items and
+ * trending counters of the nearline worker are then used). Scenes come from
+ * cfg's [scene.*] sections (cfg may be NULL: built-in default scene and the
+ * [serve]/[embed]/[train] defaults); A/B variants are NOT applied.
+ * Errors: JC_ENOTFOUND / JC_ECORRUPT (catalog), JC_EINVAL (scene config),
+ * JC_ENOMEM. A model, embedding or index that fails to load is skipped
+ * (logged), exactly as serve does; the pipeline then degrades the same way.
+ */
+int jc_pipeline_offline_open(struct jc_pipeline_offline **out, const char *home,
+                             const struct jc_config *cfg);
+
+/*
+ * The top n items of the "default" scene for `user` (a dense catalog user
+ * id, 0 <= user < number of catalog users; JC_EINVAL otherwise): recall,
+ * ranking, re-ranking exactly as GET /api/v1/users/{id}/recommendations?n=N
+ * (no exclude list, no genre filter, offset 0). Items are dense catalog item
+ * ids written to items_out[0..*n_out), best first; scores_out (may be NULL)
+ * receives the final (re-ranked) score of each. *n_out < n when fewer
+ * candidates exist. Masking: every item the user has interacted with in the
+ * catalog (all its interactions, whatever their time) and, when the store
+ * is present, the items of the user's realtime state are never returned.
+ * `now` (Unix seconds; 0 = the wall clock) is the request time given to
+ * time features (hour, weekday) and to trending decay; it does NOT restrict
+ * the history to events before it (build the catalog of the evaluation's
+ * training part for that). n in [1, 100000].
+ * Threading: any number of threads may call this concurrently on one handle
+ * (per-thread scratch; model scorers come from a locked pool); each thread
+ * that called it keeps a scratch area of O(items) until it exits.
+ * Determinism: same snapshot + same arguments give the same list.
+ */
+int jc_pipeline_offline_recommend(struct jc_pipeline_offline *p, uint32_t user, int64_t now,
+                                  uint32_t n, uint32_t *items_out, float *scores_out,
+                                  size_t *n_out);
+
+/* Frees the snapshot (after every recommend call has returned). NULL ok. */
+void jc_pipeline_offline_close(struct jc_pipeline_offline *p);
 
 #endif

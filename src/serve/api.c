@@ -29,6 +29,7 @@
 
 #include "core/alloc.h"
 #include "core/parse.h"
+#include "serve/comps.h"
 #include "serve/experiment.h"
 #include "serve/pipeline.h"
 #include <junco/error.h>
@@ -823,7 +824,8 @@ static int model_param(struct jc_http_req *req, struct jc_http_resp *resp, const
     if (m == NULL || m[0] == '\0')
         return 0;
     if (!jc_pipeline_model_known(m) && !jc_pipeline_ranker(m) && strcmp(m, "cooc") != 0 &&
-        strcmp(m, "genre") != 0 && strcmp(m, "cooc_genre") != 0) {
+        strcmp(m, "genre") != 0 && strcmp(m, "cooc_genre") != 0 &&
+        !(req->st && (jc_serve_find_model(req->st, m) || jc_serve_find_emb(req->st, m)))) {
         char c[80];
         jc_http_error(resp, 400, "invalid_parameter",
                       "unknown model '%s' (e.g. emb, neuralcf, deepfm, widedeep, din, "
@@ -1055,8 +1057,10 @@ static int run_reco(struct jc_http_req *req, struct jc_http_resp *resp, uint32_t
         jc_http_error(resp, 500, "internal", "recommendation failed: %s", jc_strerror(rc));
         return -1;
     }
-    jc_serve__observe_pipeline(req->srv, r->res.stage_ns, model, r->res.fallback);
+    jc_serve__observe_pipeline(req->srv, &r->scene, &r->res);
     jc_resp_header(resp, "X-Junco-Ranker", "%s", r->res.ranker);
+    if (r->res.model_name)
+        jc_resp_header(resp, "X-Junco-Model", "%s v%u", r->res.model_name, r->res.model_version);
     if (r->n_ab) {
         jc_resp_header(resp, "X-Junco-Experiment", "%s", r->ab[0].exp->name);
         jc_resp_header(resp, "X-Junco-Variant", "%s", r->ab[0].variant->name);
@@ -1190,6 +1194,10 @@ static void h_user_recs(struct jc_http_req *req, struct jc_http_resp *resp)
     jc_json_kv_bool(&j, "fallback", r.res.fallback);
     if (r.res.fallback)
         jc_json_kv_str(&j, "fallback_reason", r.res.fallback_reason);
+    jc_json_key(&j, "model");
+    r.res.model_name ? jc_json_str(&j, r.res.model_name) : jc_json_null(&j);
+    jc_json_kv_int(&j, "model_version", r.res.model_version);
+    jc_json_kv_int(&j, "snapshot", (int64_t)req->st->version);
     json_ab(&j, &r);
     jc_json_kv_str(&j, "request_id", req->request_id);
     jc_json_kv_int(&j, "candidates", (int64_t)r.res.n_candidates);
@@ -1237,6 +1245,8 @@ static void h_user_recs(struct jc_http_req *req, struct jc_http_resp *resp)
             jc_json_kv_str(&j, "channel", sc->recall[ch].ch->name);
             jc_json_kv_int(&j, "quota", sc->recall[ch].quota);
             jc_json_kv_int(&j, "candidates", r.res.channel_counts[ch]);
+            jc_json_kv_bool(&j, "skipped", (r.res.channel_skipped >> ch) & 1u);
+            jc_json_kv_bool(&j, "failed", (r.res.channel_failed >> ch) & 1u);
             jc_json_obj_end(&j);
         }
         jc_json_arr_end(&j);
@@ -1245,6 +1255,7 @@ static void h_user_recs(struct jc_http_req *req, struct jc_http_resp *resp)
         for (int k = 0; k < sc->n_rerank; k++)
             jc_json_str(&j, sc->rerank[k]->name);
         jc_json_arr_end(&j);
+        jc_json_kv_bool(&j, "realtime", r.res.realtime);
         jc_json_kv_double(&j, "diversity", sc->diversity);
         jc_json_kv_int(&j, "genre_cap", sc->genre_cap);
         jc_json_key(&j, "timing_us");
@@ -1402,6 +1413,172 @@ static void h_getrecforyou(struct jc_http_req *req, struct jc_http_resp *resp)
     jc_resp_json_done(resp, &j);
 }
 
+/* ---- model predictions ------------------------------------------------------ */
+
+#define PREDICT_MAX 1000
+
+/* An id (a JSON string or integer) into buf; NULL if absent or of another
+ * type. json_id: the same for a member of an object. */
+static const char *json_scalar_id(const cJSON *e, char *buf, size_t cap)
+{
+    if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < cap) {
+        snprintf(buf, cap, "%s", e->valuestring);
+        return buf;
+    }
+    if (cJSON_IsNumber(e) && e->valuedouble == floor(e->valuedouble) &&
+        fabs(e->valuedouble) < 1e15) {
+        snprintf(buf, cap, "%.0f", e->valuedouble);
+        return buf;
+    }
+    return NULL;
+}
+
+static const char *json_id(const cJSON *o, const char *name, char *buf, size_t cap)
+{
+    return json_scalar_id(cJSON_GetObjectItemCaseSensitive(o, name), buf, cap);
+}
+
+/*
+ * POST /api/v1/models/{name}:predict (and TF-Serving's /v1/models/...):
+ *   {"user": ID, "items": [ID, ...]}             -> {"model", "version",
+ *                                                     "user", "predictions":
+ *                                                     [p, ...]}
+ *   {"instances": [{"userId": ID, "movieId": ID}]} -> {"predictions": [[p]...]}
+ * at most 1000 items / instances; ids are external ids (strings or ints).
+ * Scores with the loaded registry model named NAME (or of that kind) using
+ * the same features as the `model` ranker. 404 for an unknown model, user or
+ * item; 400 for a malformed body.
+ */
+static void h_model_predict(struct jc_http_req *req, struct jc_http_resp *resp)
+{
+    char name[96];
+    if (!need_state(req, resp) || jc_req_capture(req, resp, "name", name, sizeof name))
+        return;
+    size_t nl = strlen(name);
+    if (nl <= 8 || strcmp(name + nl - 8, ":predict") != 0) {
+        char c[80];
+        jc_http_error(resp, 404, "not_found", "no route for model action '%s' (use NAME:predict)",
+                      clipped(name, c, sizeof c));
+        return;
+    }
+    name[nl - 8] = '\0';
+    if (jc_serve_find_model(req->st, name) == NULL) {
+        char c[80];
+        jc_http_error(resp, 404, "not_found", "model '%s' is not loaded",
+                      clipped(name, c, sizeof c));
+        return;
+    }
+    cJSON *root = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        jc_http_error(resp, 400, "invalid_body", "the body must be a JSON object");
+        return;
+    }
+    const struct jc_view *v = jc_state_view(req->st);
+    const cJSON *inst = cJSON_GetObjectItemCaseSensitive(root, "instances");
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, "items");
+    int tf = inst != NULL;
+    const cJSON *arr = tf ? inst : items;
+    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+    if (n < 1 || n > PREDICT_MAX) {
+        cJSON_Delete(root);
+        jc_http_error(resp, 400, "invalid_body",
+                      "'%s' must be an array of 1 to %d entries (or give 'instances')",
+                      tf ? "instances" : "items", PREDICT_MAX);
+        return;
+    }
+    uint32_t *ids = jc_malloc_array((size_t)n, sizeof *ids);
+    uint32_t *users = jc_malloc_array((size_t)n, sizeof *users);
+    float *p = jc_malloc_array((size_t)n, sizeof *p);
+    if (!ids || !users || !p) {
+        jc_free(ids);
+        jc_free(users);
+        jc_free(p);
+        cJSON_Delete(root);
+        jc_http_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    char ub[128], ib[128], c[80];
+    const char *user_ext = NULL;
+    int bad = 0;
+    uint32_t one_user = UINT32_MAX;
+    if (!tf) {
+        user_ext = json_id(root, "user", ub, sizeof ub);
+        if (user_ext == NULL) {
+            jc_http_error(resp, 400, "invalid_body", "'user' (a string or integer id) is missing");
+            bad = 1;
+        } else if (!jc_view_find_user(v, user_ext, strlen(user_ext), &one_user)) {
+            jc_http_error(resp, 404, "not_found", "no user with id '%s'",
+                          clipped(user_ext, c, sizeof c));
+            bad = 1;
+        }
+    }
+    for (int i = 0; i < n && !bad; i++) {
+        const cJSON *e = cJSON_GetArrayItem(arr, i);
+        const char *ie =
+            tf ? json_id(e, "movieId", ib, sizeof ib) : json_scalar_id(e, ib, sizeof ib);
+        if (ie == NULL) {
+            jc_http_error(resp, 400, "invalid_body", "entry %d has no item id", i);
+            bad = 1;
+            break;
+        }
+        if (!jc_view_find_item(v, ie, strlen(ie), &ids[i])) {
+            jc_http_error(resp, 404, "not_found", "no item with id '%s'", clipped(ie, c, sizeof c));
+            bad = 1;
+            break;
+        }
+        users[i] = one_user;
+        if (tf) {
+            const char *ue = json_id(e, "userId", ub, sizeof ub);
+            if (ue && !jc_view_find_user(v, ue, strlen(ue), &users[i])) {
+                jc_http_error(resp, 404, "not_found", "no user with id '%s'",
+                              clipped(ue, c, sizeof c));
+                bad = 1;
+                break;
+            }
+            if (ue == NULL)
+                users[i] = UINT32_MAX;
+        }
+    }
+    const struct jc_model_comp *mc = NULL;
+    int rc = JC_OK;
+    if (!bad) {
+        if (tf)
+            for (int i = 0; i < n && rc == JC_OK; i++)
+                rc = jc_pipeline_score_items(req->st, name, users[i], &ids[i], 1, 0, &p[i], &mc);
+        else
+            rc = jc_pipeline_score_items(req->st, name, one_user, ids, (size_t)n, 0, p, &mc);
+        if (rc)
+            jc_http_error(resp, 500, "internal", "scoring failed: %s",
+                          jc_errcode() == rc ? jc_errmsg() : jc_strerror(rc));
+    }
+    if (!bad && rc == JC_OK) {
+        struct jc_json j;
+        jc_resp_json(resp, &j);
+        jc_json_obj_begin(&j);
+        jc_json_kv_str(&j, "model", mc->name);
+        jc_json_kv_int(&j, "version", mc->version);
+        if (!tf)
+            jc_json_kv_str(&j, "user", user_ext);
+        jc_json_key(&j, "predictions");
+        jc_json_arr_begin(&j);
+        for (int i = 0; i < n; i++) {
+            if (tf)
+                jc_json_arr_begin(&j);
+            jc_json_double(&j, p[i]);
+            if (tf)
+                jc_json_arr_end(&j);
+        }
+        jc_json_arr_end(&j);
+        jc_json_obj_end(&j);
+        jc_resp_json_done(resp, &j);
+    }
+    jc_free(ids);
+    jc_free(users);
+    jc_free(p);
+    cJSON_Delete(root);
+}
+
 /* ---- the route table --------------------------------------------------------- */
 
 #define KB(x) ((size_t)(x)*1024)
@@ -1423,6 +1600,8 @@ const struct jc_route jc_serve_routes[] = {
     {JC_M_POST, "/api/v1/items", jc_serve__post_items, JC_ROUTE_AUTH | CORS, KB(16384)},
     {JC_M_POST, "/api/v1/users", jc_serve__post_users, JC_ROUTE_AUTH | CORS, KB(4096)},
     {JC_M_POST, "/api/v1/admin/reload", h_reload, JC_ROUTE_AUTH, KB(1)},
+    {JC_M_POST, "/api/v1/models/{name}", h_model_predict, CORS, KB(256)},
+    {JC_M_POST, "/v1/models/{name}", h_model_predict, CORS, KB(256)},
     {JC_M_GET, "/debug/sleep", h_debug_sleep, JC_ROUTE_AUTH | JC_ROUTE_DEBUG, 0},
     {JC_M_GET, "/getmovie", h_getmovie, CORS, 0},
     {JC_M_GET, "/getuser", h_getuser, CORS, 0},

@@ -19,13 +19,33 @@
  *   rerank  mmr         maximal marginal relevance on genre Jaccard
  *           genre_cap   at most N items per first genre in the page head
  *   similar cooc_genre  co-occurrence cosine blended with genre Jaccard
+ *
+ * Phase-2 components, over the snapshot's models, embeddings and store
+ * (comps.h); a channel whose resource is absent marks itself skipped:
+ *   recall  emb_user    ANN around the user vector (realtime uemb:<emb>:<user>
+ *                       from the store, else the recency-weighted mean of the
+ *                       vectors of the user's positives)
+ *           emb_item    ANN around each of the last 5 positive items
+ *                       (realtime recent positives from the store when there)
+ *           mf          ANN (inner product) around the MF user factor
+ *           trending    decayed nearline popularity (pop:<item>), else the
+ *                       catalog's last-30-days popularity
+ *   rank    model       the registry model (model:NAME), features built by
+ *                       jc_featspec_build_batch from the store's realtime
+ *                       user/item states, else from the catalog
+ *   rules   boost / bury / filter by genre, year, count, rating, item
+ *   similar emb         embedding ANN (cosine) around the item
  */
 #include "serve/pipeline.h"
 
 #include "core/alloc.h"
+#include "core/buf.h"
+#include "core/log.h"
 #include "core/parse.h"
 #include "core/timeutil.h"
+#include "serve/comps.h"
 #include <junco/error.h>
+#include <junco/store.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -41,6 +61,7 @@
 #define SIM_USERS       200
 #define SIM_ITEMS       200
 #define SIM_GENRE_CANDS 200
+#define EMB_ITEM_SEEDS  5
 
 /* ---- thread-local scratch --------------------------------------------- */
 
@@ -64,6 +85,11 @@ struct scratch {
     float *gsum;
     struct jc_cand *cands;
     size_t n_cands, cap_cands;
+    float qvec[JC_EMB_MAX_DIM]; /* a query vector */
+    struct jc_ann_hit *hits;    /* ANN results */
+    size_t cap_hits;
+    struct jc_user_state *us; /* the realtime user state from the store */
+    struct jc_buf kbuf;       /* store reads */
 };
 
 static pthread_key_t scratch_key;
@@ -84,6 +110,9 @@ static void scratch_free(void *p)
     jc_free(s->gcount);
     jc_free(s->gsum);
     jc_free(s->cands);
+    jc_free(s->hits);
+    jc_free(s->us);
+    jc_buf_free(&s->kbuf);
     jc_free(s);
 }
 
@@ -125,7 +154,9 @@ static struct scratch *scratch_get(uint32_t n_items, uint32_t n_genres)
     s->gpref = jc_calloc(ng, sizeof(float));
     s->gcount = jc_calloc(ng, sizeof(uint32_t));
     s->gsum = jc_calloc(ng, sizeof(float));
-    if (!s->skip.stamp || !s->inset.stamp || !s->acc_m.stamp || !s->slot || !s->acc ||
+    s->us = jc_malloc(sizeof *s->us);
+    jc_buf_init(&s->kbuf, (size_t)1 << 20);
+    if (!s->us || !s->skip.stamp || !s->inset.stamp || !s->acc_m.stamp || !s->slot || !s->acc ||
         !s->touched || !s->gpref || !s->gcount || !s->gsum) {
         scratch_free(s);
         return NULL;
@@ -169,6 +200,11 @@ struct jc_pipe_req {
     float umean;
     float gpref_max;
     int oom;
+    int64_t now;                       /* request time, Unix seconds */
+    uint32_t skipped;                  /* channels without their resource */
+    const struct jc_model_comp *model; /* for the model ranker */
+    const struct jc_featspec *spec;    /* any loaded spec (store decoding) */
+    int rt_found;                      /* s->us holds the store's state */
 };
 
 static int item_has_genre(const struct jc_view *v, uint32_t item, uint32_t genre)
@@ -517,12 +553,255 @@ static int recall_newest(struct jc_pipe_req *rq, int ch, uint32_t quota)
     return recall_sorted(rq, ch, quota, JC_SORT_YEAR);
 }
 
+/* ---- phase-2 recall channels (embeddings, MF, trending) ------------------ */
+
+/* The catalog id of a served user, or UINT32_MAX for overlay users. */
+static uint32_t cat_user(const struct jc_pipe_req *rq)
+{
+    return rq->has_user && rq->user < rq->v->cat_users ? rq->user : UINT32_MAX;
+}
+
+/* Loads the user's realtime state from the store (needs a feature spec to
+ * decode it) and marks its window and recent positives as seen. */
+static void load_realtime(struct jc_pipe_req *rq)
+{
+    rq->rt_found = 0;
+    const struct jc_serve_state *st = rq->st;
+    uint32_t u = cat_user(rq);
+    if (st->store == NULL || rq->spec == NULL || u == UINT32_MAX)
+        return;
+    int found = 0;
+    if (jc_store_get_user_state(st->store->store, rq->spec, u, rq->s->us, &found) != JC_OK ||
+        !found)
+        return;
+    rq->rt_found = 1;
+    const struct jc_user_state *us = rq->s->us;
+    for (uint32_t i = 0; i < us->win_n && i < JC_USTATE_WINDOW_MAX; i++)
+        if (us->win[i].item < rq->ix->n_items)
+            mark(&rq->s->skip, us->win[i].item);
+    for (uint32_t i = 0; i < us->hist_n && i < JC_USTATE_HISTORY_MAX; i++)
+        if (us->hist[i] < rq->ix->n_items)
+            mark(&rq->s->skip, us->hist[i]);
+}
+
+/* The user's most recent positive items, newest first (realtime state when
+ * loaded, else the catalog history); returns the count (<= cap). */
+static size_t recent_positives(struct jc_pipe_req *rq, uint32_t *out, size_t cap)
+{
+    size_t n = 0;
+    if (rq->rt_found) {
+        struct jc_user_feats f;
+        jc_user_state_features(rq->s->us, rq->spec, &f);
+        for (uint32_t i = 0; i < f.n_hist && n < cap; i++)
+            if (f.hist[i] < rq->ix->n_items)
+                out[n++] = f.hist[i];
+        if (n > 0)
+            return n;
+    }
+    for (uint64_t k = rq->he; k > rq->hb && n < cap; k--)
+        if (rq->in.value[k - 1] >= (float)rq->st->threshold)
+            out[n++] = rq->in.item[k - 1];
+    return n;
+}
+
+static int keep_unseen(void *ctx, uint32_t id)
+{
+    const struct jc_pipe_req *rq = ctx;
+    return id < rq->ix->n_items && !marked(&rq->s->skip, id);
+}
+
+/* The k nearest unseen items to q in embedding e into s->hits; returns the
+ * count or a negative error. Uses the ANN index (with the unseen filter)
+ * when there is one, else an exact scan asked for k + seen items. */
+static int emb_search(struct jc_pipe_req *rq, const struct jc_emb_comp *e, const float *q,
+                      uint32_t k)
+{
+    struct scratch *s = rq->s;
+    uint32_t extra = (uint32_t)(rq->he - rq->hb) + (rq->rt_found ? JC_USTATE_WINDOW_MAX : 0) + 1;
+    uint32_t want = e->ann ? k : k + extra;
+    if (want > JC_ANN_MAX_K)
+        want = JC_ANN_MAX_K;
+    if (s->cap_hits < want) {
+        struct jc_ann_hit *h = jc_realloc_array(s->hits, want, sizeof *h);
+        if (h == NULL)
+            return JC_ENOMEM;
+        s->hits = h;
+        s->cap_hits = want;
+    }
+    uint32_t n = 0;
+    int rc;
+    if (e->ann) {
+        struct jc_ann_search_opts o;
+        jc_ann_search_opts_default(&o);
+        o.keep = keep_unseen;
+        o.keep_ctx = rq;
+        rc = jc_ann_search(e->ann, q, want, &o, s->hits, &n);
+    } else {
+        struct jc_emb_search_opts o;
+        jc_emb_search_opts_default(&o);
+        o.cosine = !e->is_mf;
+        rc = jc_emb_search(e->emb, q, want, &o, (struct jc_emb_hit *)s->hits, &n);
+    }
+    return rc ? rc : (int)n;
+}
+
+/* Adds the hits (best first) with scores in [0, 1]: cosine as is (clipped
+ * at 0), inner products relative to the best; times w. */
+static void add_hits(struct jc_pipe_req *rq, int ch, int n, uint32_t quota, int ip, float w)
+{
+    float top = n > 0 ? rq->s->hits[0].score : 0.0f;
+    uint32_t taken = 0;
+    for (int i = 0; i < n && taken < quota; i++) {
+        uint32_t it = rq->s->hits[i].id;
+        if (!keep_unseen(rq, it))
+            continue;
+        float sc = rq->s->hits[i].score;
+        sc = ip ? (top > 0 ? sc / top : 0.0f) : sc;
+        if (sc < 0)
+            sc = 0;
+        if (sc > 1)
+            sc = 1;
+        jc_pipe_add(rq, ch, it, w * sc);
+        taken++;
+    }
+}
+
+/* The user vector of embedding e: the store's realtime uemb:<name>:<user>,
+ * else built from the catalog history. 1 if found. */
+static int user_vector(struct jc_pipe_req *rq, const struct jc_emb_comp *e, float *out)
+{
+    uint32_t dim = jc_emb_dim(e->emb);
+    uint32_t u = cat_user(rq);
+    if (u == UINT32_MAX)
+        return 0;
+    if (rq->st->store) {
+        char key[JC_STORE_KEY_MAX + 1];
+        int kl =
+            snprintf(key, sizeof key, "uemb:%s:%s", e->name, jc_catalog_user_ext_id(rq->cat, u));
+        if (kl > 0 && kl < (int)sizeof key &&
+            jc_store_get(rq->st->store->store, key, (size_t)kl, &rq->s->kbuf) == JC_OK &&
+            rq->s->kbuf.len == (size_t)dim * sizeof(float)) {
+            memcpy(out, rq->s->kbuf.data, rq->s->kbuf.len);
+            for (uint32_t i = 0; i < dim; i++)
+                if (out[i] != 0.0f) {
+                    JC_DEBUG("emb_user: realtime vector %s", key);
+                    return 1;
+                }
+        }
+    }
+    return jc_emb_user_vector_for(e->emb, rq->cat, u, rq->st->threshold, rq->st->half_life_s,
+                                  INT64_MAX, out) == JC_OK;
+}
+
+static int recall_emb_user(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    const struct jc_emb_comp *e = jc_serve_find_emb(rq->st, NULL);
+    if (e == NULL) {
+        rq->skipped |= 1u << ch;
+        return JC_OK;
+    }
+    if (!user_vector(rq, e, rq->s->qvec))
+        return JC_OK;
+    int n = emb_search(rq, e, rq->s->qvec, quota);
+    if (n < 0)
+        return n;
+    add_hits(rq, ch, n, quota, 0, 1.0f);
+    return JC_OK;
+}
+
+static int recall_emb_item(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    const struct jc_emb_comp *e = jc_serve_find_emb(rq->st, NULL);
+    if (e == NULL) {
+        rq->skipped |= 1u << ch;
+        return JC_OK;
+    }
+    if (!rq->has_user)
+        return JC_OK;
+    uint32_t seeds[EMB_ITEM_SEEDS];
+    size_t ns = recent_positives(rq, seeds, EMB_ITEM_SEEDS);
+    if (ns == 0)
+        return JC_OK;
+    uint32_t per = (uint32_t)((quota + ns - 1) / ns);
+    for (size_t i = 0; i < ns; i++) {
+        const float *v = jc_emb_item_vec(e->emb, seeds[i]);
+        if (v == NULL || jc_emb_item_status(e->emb, seeds[i]) == JC_EMB_NONE)
+            continue;
+        int n = emb_search(rq, e, v, per);
+        if (n < 0)
+            return n;
+        /* newer seeds weigh more: 1, 0.9, 0.8, ... */
+        add_hits(rq, ch, n, per, 0, 1.0f - 0.1f * (float)i);
+    }
+    return JC_OK;
+}
+
+static int recall_mf(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    const struct jc_emb_comp *e = jc_serve_find_emb(rq->st, "mf");
+    if (e == NULL) {
+        rq->skipped |= 1u << ch;
+        return JC_OK;
+    }
+    uint32_t u = cat_user(rq);
+    const float *uv = u != UINT32_MAX ? jc_emb_user_vec(e->emb, u) : NULL;
+    if (uv == NULL)
+        return JC_OK;
+    int n = emb_search(rq, e, uv, quota);
+    if (n < 0)
+        return n;
+    add_hits(rq, ch, n, quota, 1, 1.0f);
+    return JC_OK;
+}
+
+/* Adds unseen items of a ranked list (not yet added by channel ch) with
+ * score w * scores[i] until `taken` reaches quota; returns taken. */
+static uint32_t add_ranked(struct jc_pipe_req *rq, int ch, const uint32_t *items,
+                           const float *scores, uint32_t n, uint32_t quota, uint32_t taken, float w)
+{
+    struct scratch *s = rq->s;
+    for (uint32_t i = 0; i < n && taken < quota; i++) {
+        uint32_t it = items[i];
+        if (!keep_unseen(rq, it) ||
+            (marked(&s->inset, it) && ((s->cands[s->slot[it]].channels >> ch) & 1u)))
+            continue;
+        jc_pipe_add(rq, ch, it, w * scores[i]);
+        taken++;
+    }
+    return taken;
+}
+
+/* The store's decayed popularity first (scores relative to the best),
+ * topped up from the catalog's last-30-days list at half weight. */
+static int recall_trending(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    const struct jc_serve_state *st = rq->st;
+    uint32_t items[JC_TREND_MAX];
+    float scores[JC_TREND_MAX];
+    uint32_t n = 0, taken = 0;
+    if (st->store)
+        n = jc_store_comp_trending(st->store, rq->cat, rq->now * 1000, items, scores, JC_TREND_MAX);
+    if (n == 0 && (st->trend == NULL || st->trend->n == 0)) {
+        rq->skipped |= 1u << ch;
+        return JC_OK;
+    }
+    taken = add_ranked(rq, ch, items, scores, n, quota, taken, 1.0f);
+    if (st->trend)
+        add_ranked(rq, ch, st->trend->item, st->trend->score, st->trend->n, quota, taken,
+                   n ? 0.5f : 1.0f);
+    return JC_OK;
+}
+
 static const struct jc_recall_channel channels[] = {
     {"genre_pref", "top damped-rating items of the user's three preferred genres",
      recall_genre_pref},
     {"cooc", "items co-interacted with the user's recent positive items", recall_cooc},
     {"popular", "most interacted items (cold-start fallback)", recall_popular},
     {"newest", "most recent release years", recall_newest},
+    {"emb_user", "embedding ANN around the user vector", recall_emb_user},
+    {"emb_item", "embedding ANN around the user's last positive items", recall_emb_item},
+    {"mf", "MF (ials/bpr) ANN around the user factor", recall_mf},
+    {"trending", "decayed nearline popularity, else recent catalog popularity", recall_trending},
 };
 
 const struct jc_recall_channel *jc_pipeline_channel(const char *name)
@@ -572,9 +851,119 @@ static int rank_heuristic(struct jc_pipe_req *rq, struct jc_cand *c, size_t n)
     return JC_OK;
 }
 
+void jc_pipeline_replay_user(struct jc_user_state *us, const struct jc_featspec *spec,
+                             const struct jc_interactions *in, uint64_t b, uint64_t e)
+{
+    /* A state is its lifetime counters, the window ring (last `window`
+     * events) and the positives ring (last `history` positives); every
+     * derived field is a function of the rings (featspec.h). So replaying
+     * the shortest suffix that fills both rings and then setting the
+     * lifetime counters gives the state of the full replay. */
+    const struct jc_featspec_opts *fo = jc_featspec_options(spec);
+    uint64_t k = e, n_pos = 0;
+    uint32_t nw = 0, nh = 0;
+    while (k > b && (nw < us->window || nh < us->history)) {
+        k--;
+        nw++;
+        nh += fo->implicit || in->value[k] >= fo->label_threshold;
+    }
+    for (uint64_t t = k; t < e; t++)
+        jc_user_state_add(us, spec, in->item[t], in->value[t], in->time[t]);
+    if (k == b)
+        return;
+    for (uint64_t t = b; t < e; t++)
+        n_pos += fo->implicit || in->value[t] >= fo->label_threshold;
+    us->n_events = e - b;
+    us->n_pos = n_pos;
+    us->first_time = in->time[b];
+}
+
+/*
+ * Scores every candidate with the request's registry model: the user
+ * state (the store's realtime record, else a replay of the catalog
+ * history through the same jc_user_state_add as the offline job), the item
+ * states (the store's records, else the catalog statistics) and the
+ * request context go through jc_featspec_build_batch, then one batched
+ * jc_model_score. Errors: JC_ENOTFOUND (no model), the scorer's.
+ */
+static int rank_model(struct jc_pipe_req *rq, struct jc_cand *c, size_t n)
+{
+    const struct jc_model_comp *mcc = rq->model;
+    if (mcc == NULL)
+        return jc_err_set(JC_ENOTFOUND, "no ranking model is loaded");
+    if (n == 0)
+        return JC_OK;
+    if (n > UINT32_MAX / 2)
+        return jc_err_set(JC_ELIMIT, "%zu candidates", n);
+    struct jc_model_comp *mc = (struct jc_model_comp *)mcc; /* the pool is mutable */
+    struct jc_model_worker *w = jc_model_comp_get(mc, (uint32_t)n);
+    if (w == NULL)
+        return JC_ENOMEM;
+    const struct jc_catalog *cat = mc->catalog->cat;
+    uint32_t n_items = jc_catalog_n_items(cat);
+    for (size_t i = 0; i < n; i++)
+        w->items[i] = c[i].item < n_items ? c[i].item : JC_ID_NONE;
+    uint32_t u = cat_user(rq);
+    if (u >= jc_catalog_n_users(cat))
+        u = JC_ID_NONE;
+    struct jc_store *store = rq->st->store ? rq->st->store->store : NULL;
+    int found = 0;
+    if (store && u != JC_ID_NONE &&
+        jc_store_get_user_state(store, mc->spec, u, &w->ustate, &found) != JC_OK)
+        found = 0;
+    if (!found) {
+        jc_user_state_init(&w->ustate, mc->spec);
+        if (u != JC_ID_NONE) {
+            uint64_t b, e;
+            jc_catalog_user_range(cat, u, &b, &e);
+            jc_pipeline_replay_user(&w->ustate, mc->spec, &rq->in, b, e);
+        }
+    }
+    /* item states: the catalog statistics, replaced by store records */
+    const struct jc_catidx *ix = rq->ix;
+    for (size_t i = 0; i < n; i++) {
+        struct jc_item_state *s = &w->ist[i];
+        jc_item_state_init(s);
+        uint32_t it = c[i].item;
+        if (it < ix->n_items && ix->count[it] > 0) {
+            double cnt = ix->count[it], m = ix->mean[it], sd = ix->stddev[it];
+            s->count = ix->count[it];
+            s->sum = m * cnt;
+            s->sumsq = (sd * sd + m * m) * cnt;
+        }
+    }
+    if (store) {
+        /* only items of the catalog have records; batch the lookups */
+        int all_cat = 1;
+        for (size_t i = 0; i < n; i++)
+            all_cat &= w->items[i] != JC_ID_NONE;
+        struct jc_item_state *tmp = all_cat ? jc_malloc_array(n, sizeof *tmp) : NULL;
+        if (tmp && jc_store_get_item_states(store, mc->spec, (uint32_t)n, w->items, tmp, &w->arena,
+                                            w->vals) == JC_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (w->vals[i].found)
+                    w->ist[i] = tmp[i];
+        }
+        jc_free(tmp);
+    }
+    struct jc_feat_context fc;
+    jc_feat_context_from_time(&fc, rq->now);
+    int rc = jc_featspec_build_batch(mc->spec, u, &w->ustate, &fc, (uint32_t)n, w->items, w->ist,
+                                     &w->batch);
+    if (rc == JC_OK)
+        rc = jc_model_score(w->scorer, &w->batch, w->scores);
+    if (rc == JC_OK)
+        for (size_t i = 0; i < n; i++)
+            c[i].rank = w->scores[i];
+    jc_model_comp_put(mc, w);
+    return rc;
+}
+
 static const struct jc_ranker rankers[] = {
     {"heuristic", "genre affinity + damped rating + recall score (no model)", rank_heuristic},
     {"recall", "the merged recall score", rank_recall},
+    {"model", "the live registry model (model:NAME picks one) on feature-spec features",
+     rank_model},
 };
 
 const struct jc_ranker *jc_pipeline_ranker(const char *name)
@@ -724,27 +1113,50 @@ const struct jc_reranker *jc_pipeline_reranker(const char *name)
 
 /* ---- scenes --------------------------------------------------------------- */
 
-static void scene_default(struct jc_scene *sc, const char *name)
+struct chan_def {
+    const char *name;
+    uint32_t quota;
+    float weight;
+    unsigned needs; /* JC_RES_* bits the channel needs in the default scene */
+};
+
+/* The default scene for the resources found (see jc_scenes_build_for). */
+static void scene_default_for(struct jc_scene *sc, const char *name, unsigned res)
 {
     memset(sc, 0, sizeof *sc);
     snprintf(sc->name, sizeof sc->name, "%s", name);
-    static const struct {
-        const char *name;
-        uint32_t quota;
-        float weight;
-    } def[] = {{"genre_pref", 200, 1.0f}, {"cooc", 200, 1.0f}, {"popular", 100, 0.5f}};
-    for (size_t i = 0; i < sizeof def / sizeof def[0]; i++) {
-        sc->recall[i].ch = jc_pipeline_channel(def[i].name);
-        sc->recall[i].quota = def[i].quota;
-        sc->recall[i].weight = def[i].weight;
+    static const struct chan_def basic[] = {
+        {"genre_pref", 200, 1.0f, 0}, {"cooc", 200, 1.0f, 0}, {"popular", 100, 0.5f, 0}};
+    static const struct chan_def multi[] = {{"emb_user", 200, 1.0f, JC_RES_EMB},
+                                            {"emb_item", 150, 1.0f, JC_RES_EMB},
+                                            {"mf", 150, 1.0f, JC_RES_MF},
+                                            {"cooc", 150, 1.0f, 0},
+                                            {"genre_pref", 100, 0.8f, 0},
+                                            {"trending", 50, 0.5f, 0},
+                                            {"popular", 50, 0.3f, 0}};
+    const struct chan_def *def = (res & JC_RES_EMB) ? multi : basic;
+    size_t nd =
+        (res & JC_RES_EMB) ? sizeof multi / sizeof multi[0] : sizeof basic / sizeof basic[0];
+    sc->n_recall = 0;
+    for (size_t i = 0; i < nd; i++) {
+        if ((def[i].needs & res) != def[i].needs)
+            continue;
+        sc->recall[sc->n_recall].ch = jc_pipeline_channel(def[i].name);
+        sc->recall[sc->n_recall].quota = def[i].quota;
+        sc->recall[sc->n_recall].weight = def[i].weight;
+        sc->n_recall++;
     }
-    sc->n_recall = 3;
-    sc->ranker = jc_pipeline_ranker("heuristic");
+    sc->ranker = jc_pipeline_ranker((res & JC_RES_MODEL) ? "model" : "heuristic");
     sc->rerank[0] = jc_pipeline_reranker("mmr");
     sc->rerank[1] = jc_pipeline_reranker("genre_cap");
     sc->n_rerank = 2;
     sc->diversity = 0.2;
     sc->genre_cap = 0;
+}
+
+static void scene_default(struct jc_scene *sc, const char *name)
+{
+    scene_default_for(sc, name, 0);
 }
 
 /* Splits s on ',' into trimmed tokens; calls fn for each. */
@@ -780,7 +1192,7 @@ static int add_recall(struct jc_scene *sc, const char *t, size_t n, const char *
     if (ch == NULL)
         return jc_err_set(JC_EINVAL,
                           "%s: unknown recall channel '%s' (known: genre_pref, "
-                          "cooc, popular, newest)",
+                          "cooc, popular, newest, emb_user, emb_item, mf, trending)",
                           where, name);
     if (sc->n_recall >= JC_PIPE_MAX_CHANNELS)
         return jc_err_set(JC_EINVAL, "%s: more than %d recall channels", where,
@@ -820,6 +1232,105 @@ static int add_rerank(struct jc_scene *sc, const char *t, size_t n, const char *
     return JC_OK;
 }
 
+/* Parses "ACTION:COND[:FACTOR]" (see struct jc_rule). */
+static int add_rule(struct jc_scene *sc, const char *t, size_t n, const char *where)
+{
+    char buf[160];
+    if (n >= sizeof buf)
+        return jc_err_set(JC_EINVAL, "%s: rule too long (%zu bytes)", where, n);
+    memcpy(buf, t, n);
+    buf[n] = '\0';
+    if (sc->n_rules >= JC_PIPE_MAX_RULES)
+        return jc_err_set(JC_EINVAL, "%s: more than %d rules", where, JC_PIPE_MAX_RULES);
+    struct jc_rule r;
+    memset(&r, 0, sizeof r);
+    char *c1 = strchr(buf, ':');
+    if (c1 == NULL)
+        return jc_err_set(JC_EINVAL, "%s: rule '%s' is not ACTION:CONDITION[:FACTOR]", where, buf);
+    *c1 = '\0';
+    if (strcmp(buf, "boost") == 0) {
+        r.action = JC_RULE_BOOST;
+        r.factor = 1.5f;
+    } else if (strcmp(buf, "bury") == 0) {
+        r.action = JC_RULE_BURY;
+        r.factor = 0.5f;
+    } else if (strcmp(buf, "filter") == 0) {
+        r.action = JC_RULE_FILTER;
+        r.factor = 0.0f;
+    } else {
+        return jc_err_set(JC_EINVAL, "%s: unknown rule action '%s' (known: boost, bury, filter)",
+                          where, buf);
+    }
+    char *cond = c1 + 1;
+    char *c2 = strrchr(cond, ':');
+    if (c2) {
+        *c2 = '\0';
+        if (r.action == JC_RULE_FILTER)
+            return jc_err_set(JC_EINVAL, "%s: a filter rule takes no factor", where);
+        if (jc_parse_f32(c2 + 1, strlen(c2 + 1), &r.factor) || !(r.factor > 0) || r.factor > 1000)
+            return jc_err_set(JC_EINVAL, "%s: rule factor '%s' must be a number in (0, 1000]",
+                              where, c2 + 1);
+    }
+    static const struct {
+        const char *name;
+        enum jc_rule_field f;
+    } fields[] = {{"genre", JC_RF_GENRE},
+                  {"year", JC_RF_YEAR},
+                  {"count", JC_RF_COUNT},
+                  {"rating", JC_RF_RATING},
+                  {"item", JC_RF_ITEM}};
+    size_t fl = strcspn(cond, "=!<>");
+    size_t fi = 0, nf = sizeof fields / sizeof fields[0];
+    for (; fi < nf; fi++)
+        if (strlen(fields[fi].name) == fl && strncmp(cond, fields[fi].name, fl) == 0)
+            break;
+    if (fi == nf)
+        return jc_err_set(JC_EINVAL,
+                          "%s: rule condition '%s': unknown field (known: genre, year, count, "
+                          "rating, item)",
+                          where, cond);
+    r.field = fields[fi].f;
+    const char *op = cond + fl;
+    size_t ol;
+    if (strncmp(op, "!=", 2) == 0) {
+        r.op = JC_OP_NE;
+        ol = 2;
+    } else if (strncmp(op, "<=", 2) == 0) {
+        r.op = JC_OP_LE;
+        ol = 2;
+    } else if (strncmp(op, ">=", 2) == 0) {
+        r.op = JC_OP_GE;
+        ol = 2;
+    } else if (op[0] == '<') {
+        r.op = JC_OP_LT;
+        ol = 1;
+    } else if (op[0] == '>') {
+        r.op = JC_OP_GT;
+        ol = 1;
+    } else if (op[0] == '=') {
+        r.op = JC_OP_EQ;
+        ol = op[1] == '=' ? 2 : 1;
+    } else {
+        return jc_err_set(JC_EINVAL, "%s: rule condition '%s' has no operator", where, cond);
+    }
+    const char *val = op + ol;
+    if (val[0] == '\0')
+        return jc_err_set(JC_EINVAL, "%s: rule condition '%s' has no value", where, cond);
+    if (r.field == JC_RF_GENRE || r.field == JC_RF_ITEM) {
+        if (r.op != JC_OP_EQ && r.op != JC_OP_NE)
+            return jc_err_set(JC_EINVAL, "%s: rule condition '%s': %s takes = or !=", where, cond,
+                              fields[fi].name);
+        if (strlen(val) >= sizeof r.text)
+            return jc_err_set(JC_EINVAL, "%s: rule value '%s' too long", where, val);
+        snprintf(r.text, sizeof r.text, "%s", val);
+    } else if (jc_parse_f64(val, strlen(val), &r.num)) {
+        return jc_err_set(JC_EINVAL, "%s: rule condition '%s': '%s' is not a number", where, cond,
+                          val);
+    }
+    sc->rules[sc->n_rules++] = r;
+    return JC_OK;
+}
+
 /* Sets one scene key; *bit (may be NULL) gets its JC_SCENE_SET_* bit.
  * Messages start with `where` (e.g. "[scene.home] recall"). */
 static int scene_set(struct jc_scene *sc, const char *where, const char *key, const char *value,
@@ -835,10 +1346,19 @@ static int scene_set(struct jc_scene *sc, const char *where, const char *key, co
             rc = jc_err_set(JC_EINVAL, "%s: no recall channel", where);
     } else if (strcmp(key, "ranker") == 0) {
         b = JC_SCENE_SET_RANKER;
-        const struct jc_ranker *r = jc_pipeline_ranker(value);
+        const struct jc_ranker *r = NULL;
+        sc->model[0] = '\0';
+        if (strncmp(value, "model:", 6) == 0 && value[6] && strlen(value + 6) < sizeof sc->model) {
+            r = jc_pipeline_ranker("model");
+            snprintf(sc->model, sizeof sc->model, "%s", value + 6);
+        } else {
+            r = jc_pipeline_ranker(value);
+        }
         if (r == NULL)
-            rc = jc_err_set(JC_EINVAL, "%s: unknown ranker '%s' (known: heuristic, recall)", where,
-                            value);
+            rc = jc_err_set(JC_EINVAL,
+                            "%s: unknown ranker '%s' (known: heuristic, recall, model, "
+                            "model:NAME)",
+                            where, value);
         else
             sc->ranker = r;
     } else if (strcmp(key, "rerank") == 0) {
@@ -852,6 +1372,10 @@ static int scene_set(struct jc_scene *sc, const char *where, const char *key, co
             rc = jc_err_set(JC_EINVAL, "%s: '%s' is not a number in [0, 1]", where, value);
         else
             sc->diversity = d;
+    } else if (strcmp(key, "rules") == 0) {
+        b = JC_SCENE_SET_RULES;
+        sc->n_rules = 0;
+        rc = parse_list(value, where, add_rule, sc);
     } else if (strcmp(key, "genre_cap") == 0) {
         b = JC_SCENE_SET_GENRE_CAP;
         uint32_t v;
@@ -861,7 +1385,8 @@ static int scene_set(struct jc_scene *sc, const char *where, const char *key, co
             sc->genre_cap = v;
     } else {
         rc = jc_err_set(JC_EINVAL,
-                        "%s: unknown key (known: recall, ranker, rerank, diversity, genre_cap)",
+                        "%s: unknown key (known: recall, ranker, rerank, diversity, genre_cap, "
+                        "rules)",
                         where);
     }
     if (rc == JC_OK && bit)
@@ -869,8 +1394,8 @@ static int scene_set(struct jc_scene *sc, const char *where, const char *key, co
     return rc;
 }
 
-static const char *const scene_key_names[] = {"recall", "ranker", "rerank", "diversity",
-                                              "genre_cap"};
+static const char *const scene_key_names[] = {"recall",    "ranker",    "rerank",
+                                              "diversity", "genre_cap", "rules"};
 
 const char *jc_scene_key_name(unsigned bit)
 {
@@ -898,8 +1423,14 @@ void jc_scene_patch_apply(struct jc_scene *sc, const struct jc_scene_patch *p)
         sc->n_recall = p->v.n_recall;
         memcpy(sc->recall, p->v.recall, sizeof sc->recall);
     }
-    if (p->set & JC_SCENE_SET_RANKER)
+    if (p->set & JC_SCENE_SET_RANKER) {
         sc->ranker = p->v.ranker;
+        memcpy(sc->model, p->v.model, sizeof sc->model);
+    }
+    if (p->set & JC_SCENE_SET_RULES) {
+        sc->n_rules = p->v.n_rules;
+        memcpy(sc->rules, p->v.rules, sizeof sc->rules);
+    }
     if (p->set & JC_SCENE_SET_RERANK) {
         sc->n_rerank = p->v.n_rerank;
         memcpy(sc->rerank, p->v.rerank, sizeof sc->rerank);
@@ -928,6 +1459,11 @@ const struct jc_scene *jc_scenes_find(const struct jc_scenes *s, const char *nam
 
 int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg)
 {
+    return jc_scenes_build_for(out, cfg, 0);
+}
+
+int jc_scenes_build_for(struct jc_scenes **out, const struct jc_config *cfg, unsigned resources)
+{
     struct jc_scenes *s = jc_calloc(1, sizeof *s);
     if (s == NULL)
         return JC_ENOMEM;
@@ -937,7 +1473,7 @@ int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg)
         jc_free(s);
         return JC_ENOMEM;
     }
-    scene_default(&s->v[0], "default");
+    scene_default_for(&s->v[0], "default", resources);
     s->n = 1;
     for (size_t i = 0; i < n_raw; i++) {
         const struct jc_config_raw *r = &cfg->raw[i];
@@ -951,7 +1487,7 @@ int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg)
         struct jc_scene *sc = (struct jc_scene *)jc_scenes_find(s, name);
         if (sc == NULL) {
             sc = &s->v[s->n++];
-            scene_default(sc, name);
+            scene_default_for(sc, name, resources);
         }
         char where[160];
         snprintf(where, sizeof where, "[scene.%s] %s", sc->name, r->key);
@@ -966,6 +1502,74 @@ int jc_scenes_build(struct jc_scenes **out, const struct jc_config *cfg)
 }
 
 /* ---- the pipeline ------------------------------------------------------- */
+
+static int cmp_num(double a, enum jc_rule_op op, double b)
+{
+    switch (op) {
+    case JC_OP_EQ:
+        return a == b;
+    case JC_OP_NE:
+        return a != b;
+    case JC_OP_LT:
+        return a < b;
+    case JC_OP_LE:
+        return a <= b;
+    case JC_OP_GT:
+        return a > b;
+    case JC_OP_GE:
+        return a >= b;
+    }
+    return 0;
+}
+
+/* Applies the scene's rules to c[0..*n): filters compact the array,
+ * boost/bury scale the rank score (dividing negative scores, so a boost
+ * always moves an item up). */
+static void apply_rules(struct jc_pipe_req *rq, struct jc_cand *c, size_t *n)
+{
+    const struct jc_scene *sc = rq->sc;
+    for (int r = 0; r < sc->n_rules; r++) {
+        const struct jc_rule *ru = &sc->rules[r];
+        uint32_t g = UINT32_MAX, target = UINT32_MAX;
+        if (ru->field == JC_RF_GENRE && !jc_view_find_genre(rq->v, ru->text, &g))
+            g = UINT32_MAX; /* a genre the catalog lacks matches no item */
+        if (ru->field == JC_RF_ITEM &&
+            !jc_view_find_item(rq->v, ru->text, strlen(ru->text), &target))
+            target = UINT32_MAX;
+        size_t m = 0;
+        for (size_t i = 0; i < *n; i++) {
+            uint32_t it = c[i].item;
+            int match;
+            switch (ru->field) {
+            case JC_RF_GENRE:
+                match = g != UINT32_MAX && item_has_genre(rq->v, it, g);
+                if (ru->op == JC_OP_NE)
+                    match = !match;
+                break;
+            case JC_RF_ITEM:
+                match = (it == target) == (ru->op == JC_OP_EQ);
+                break;
+            case JC_RF_YEAR:
+                /* unknown years (<= 0) match no year condition */
+                match = jc_view_item_year(rq->v, it) > 0 &&
+                        cmp_num(jc_view_item_year(rq->v, it), ru->op, ru->num);
+                break;
+            case JC_RF_COUNT:
+                match = cmp_num(rq->ix->count[it], ru->op, ru->num);
+                break;
+            default:
+                match = cmp_num(rq->ix->damped[it], ru->op, ru->num);
+                break;
+            }
+            if (match && ru->action == JC_RULE_FILTER)
+                continue;
+            if (match)
+                c[i].rank = c[i].rank >= 0 ? c[i].rank * ru->factor : c[i].rank / ru->factor;
+            c[m++] = c[i];
+        }
+        *n = m;
+    }
+}
 
 static int cmp_rank_desc(const void *pa, const void *pb)
 {
@@ -996,6 +1600,9 @@ int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene
     jc_catalog_interactions(cat, &rq.in);
     rq.has_user = q->has_user && q->user < ix->n_users;
     rq.user = q->user;
+    rq.now = q->now > 0 ? q->now : jc_wall_s();
+    if (st->n_models > 0)
+        rq.spec = st->models[st->model_default >= 0 ? st->model_default : 0]->spec;
     uint64_t t0 = jc_now_ns();
     user_context(&rq);
     marks_next(&s->skip, ix->n_items);
@@ -1006,15 +1613,22 @@ int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene
     for (size_t i = 0; i < q->n_exclude; i++)
         if (q->exclude[i] < ix->n_items)
             mark(&s->skip, q->exclude[i]);
+    load_realtime(&rq);
 
-    /* 1. recall */
+    /* 1. recall; a failing channel is skipped and reported */
     for (int c = 0; c < sc->n_recall; c++) {
         size_t before = s->n_cands;
         int rc = sc->recall[c].ch->recall(&rq, c, sc->recall[c].quota);
-        if (rc)
+        if (rc == JC_ENOMEM)
             return rc;
+        if (rc) {
+            JC_DEBUG("recall channel %s failed: %s", sc->recall[c].ch->name, jc_errmsg());
+            res->channel_failed |= 1u << c;
+        }
         res->channel_counts[c] = (uint32_t)(s->n_cands - before);
     }
+    res->channel_skipped = rq.skipped;
+    res->realtime = rq.rt_found;
     if (rq.oom)
         return jc_err_set(JC_ENOMEM, "out of memory collecting candidates");
     for (size_t i = 0; i < s->n_cands; i++) {
@@ -1034,30 +1648,55 @@ int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene
     }
     uint64_t t1 = jc_now_ns();
 
-    /* 2. rank, with fallback to the scene's ranker */
+    /* 2. rank. A requested model that is not loaded falls back to the
+     * scene's ranker; a model ranker that cannot score (no model, error)
+     * falls back to the recall score. */
+    const struct jc_ranker *model_rk = jc_pipeline_ranker("model");
+    const struct jc_ranker *recall_rk = jc_pipeline_ranker("recall");
     const struct jc_ranker *rk = sc->ranker;
+    const char *mname = sc->model[0] ? sc->model : NULL;
+    const char *label = mname ? mname : "model";
     if (q->model && q->model[0] && strcmp(q->model, "default") != 0) {
         const struct jc_ranker *want = jc_pipeline_ranker(q->model);
-        if (want) {
+        if (jc_serve_find_model(st, q->model) && (want == NULL || want == model_rk)) {
+            rk = model_rk;
+            mname = label = q->model;
+        } else if (want && want != model_rk) {
             rk = want;
+        } else if (want == model_rk) {
+            rk = model_rk;
+            mname = NULL;
+            label = "model";
         } else {
             res->fallback = 1;
+            res->fallback_code = "not_loaded";
+            res->fallback_model = q->model;
             snprintf(res->fallback_reason, sizeof res->fallback_reason,
                      "model '%s' is not loaded; ranked by '%s'", q->model, sc->ranker->name);
         }
     }
+    rq.model = rk == model_rk ? jc_serve_find_model(st, mname) : NULL;
     int rc = rk->score(&rq, s->cands, s->n_cands);
-    if (rc && rk != sc->ranker) {
+    if (rc == JC_OK && rq.model) {
+        res->model_name = rq.model->name;
+        res->model_version = rq.model->version;
+    }
+    if (rc) { /* any failure, out of memory included: the recall score */
         res->fallback = 1;
+        res->fallback_code = rk == model_rk && rq.model == NULL ? "not_loaded" : "error";
+        res->fallback_model = rk == model_rk ? label : rk->name;
         snprintf(res->fallback_reason, sizeof res->fallback_reason,
-                 "ranker '%s' failed; ranked by '%s'", rk->name, sc->ranker->name);
-        rk = sc->ranker;
+                 "ranker '%s' failed (%s); ranked by the recall score", rk->name,
+                 jc_errcode() == rc ? jc_errmsg() : jc_strerror(rc));
+        rk = recall_rk;
         rc = rk->score(&rq, s->cands, s->n_cands);
     }
     if (rc)
         return rc;
     res->ranker = rk->name;
-    qsort(s->cands, s->n_cands, sizeof *s->cands, cmp_rank_desc);
+    apply_rules(&rq, s->cands, &s->n_cands);
+    if (s->n_cands > 1)
+        qsort(s->cands, s->n_cands, sizeof *s->cands, cmp_rank_desc);
     for (size_t i = 0; i < s->n_cands; i++) {
         s->cands[i].rank_pos = (uint32_t)i;
         s->cands[i].final = s->cands[i].rank;
@@ -1081,12 +1720,54 @@ int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene
     res->items = jc_malloc_array(n ? n : 1, sizeof *res->items);
     if (res->items == NULL)
         return JC_ENOMEM;
-    memcpy(res->items, s->cands + from, sizeof *res->items * n);
+    if (n)
+        memcpy(res->items, s->cands + from, sizeof *res->items * n);
     res->n = n;
     res->stage_ns[0] = t1 - t0;
     res->stage_ns[1] = t2 - t1;
     res->stage_ns[2] = t3 - t2;
     return JC_OK;
+}
+
+int jc_pipeline_score_items(const struct jc_serve_state *st, const char *model, uint32_t user,
+                            const uint32_t *items, size_t n, int64_t now, float *out,
+                            const struct jc_model_comp **used)
+{
+    const struct jc_model_comp *mc = jc_serve_find_model(st, model);
+    if (mc == NULL)
+        return jc_err_set(JC_ENOTFOUND, "model '%s' is not loaded", model ? model : "(default)");
+    const struct jc_catidx *ix = jc_state_idx(st);
+    for (size_t i = 0; i < n; i++)
+        if (items[i] >= ix->n_items)
+            return jc_err_set(JC_EINVAL, "item %u out of range", items[i]);
+    struct scratch *s = scratch_get(ix->n_items, ix->n_genres);
+    struct jc_cand *c = jc_calloc(n ? n : 1, sizeof *c);
+    if (s == NULL || c == NULL) {
+        jc_free(c);
+        return JC_ENOMEM;
+    }
+    struct jc_reco_query q = {.has_user = user != UINT32_MAX, .user = user, .genre = -1};
+    struct jc_pipe_req rq = {.st = st,
+                             .cat = jc_state_cat(st),
+                             .v = jc_state_view(st),
+                             .ix = ix,
+                             .q = &q,
+                             .s = s,
+                             .model = mc};
+    jc_catalog_interactions(rq.cat, &rq.in);
+    rq.has_user = user != UINT32_MAX && user < ix->n_users;
+    rq.user = user;
+    rq.now = now > 0 ? now : jc_wall_s();
+    for (size_t i = 0; i < n; i++)
+        c[i].item = items[i];
+    int rc = rank_model(&rq, c, n);
+    if (rc == JC_OK)
+        for (size_t i = 0; i < n; i++)
+            out[i] = c[i].rank;
+    jc_free(c);
+    if (rc == JC_OK && used)
+        *used = mc;
+    return rc;
 }
 
 /* ---- similar items -------------------------------------------------------- */
@@ -1171,12 +1852,71 @@ void jc_sim_result_free(struct jc_sim_result *res)
     res->n = 0;
 }
 
+/* Nearest items of `item` in embedding e (cosine; inner product for MF
+ * embeddings), through its ANN index when there is one. JC_ENOTFOUND when
+ * the item has no vector. */
+static int similar_emb(const struct jc_serve_state *st, const struct jc_emb_comp *e, uint32_t item,
+                       uint32_t n, struct jc_sim *out, size_t *n_out)
+{
+    const struct jc_view *v = jc_state_view(st);
+    if (item >= jc_emb_n_items(e->emb) || jc_emb_item_status(e->emb, item) == JC_EMB_NONE)
+        return jc_err_set(JC_ENOTFOUND, "item %u has no vector in embedding '%s'", item, e->name);
+    struct jc_emb_hit *hits = jc_malloc_array((size_t)n + 1, sizeof *hits);
+    if (hits == NULL)
+        return JC_ENOMEM;
+    struct jc_emb_search_opts o;
+    jc_emb_search_opts_default(&o);
+    o.cosine = !e->is_mf;
+    o.index = e->ann;
+    uint32_t k = 0;
+    int rc = jc_emb_similar(e->emb, item, n, &o, hits, &k);
+    if (rc == JC_OK) {
+        for (uint32_t i = 0; i < k; i++) {
+            out[i].item = hits[i].item;
+            out[i].score = hits[i].score;
+            out[i].cooc = 0;
+            out[i].jaccard =
+                hits[i].item < v->n_items ? jc_pipeline_genre_jaccard(v, item, hits[i].item) : 0.0f;
+        }
+        *n_out = k;
+    }
+    jc_free(hits);
+    return rc;
+}
+
 int jc_pipeline_similar(const struct jc_serve_state *st, uint32_t item, uint32_t n,
                         const char *model, struct jc_sim_result *res)
 {
     memset(res, 0, sizeof *res);
     const struct jc_similar_provider *p = &similar_providers[0].p;
-    if (model && model[0]) {
+    /* Embeddings first: no name or "emb" = the default embedding, else an
+     * embedding by name; items without a vector fall back to cooc_genre. */
+    int named = model && model[0];
+    int emb_name = !named || strcmp(model, "emb") == 0 || strcmp(model, "item2vec") == 0 ||
+                   strcmp(model, "mf") == 0 || jc_serve_find_emb(st, model) != NULL;
+    const struct jc_emb_comp *e = NULL;
+    if (emb_name) {
+        e = jc_serve_find_emb(st, named && strcmp(model, "item2vec") != 0 ? model : NULL);
+        if (e == NULL && named && strcmp(model, "item2vec") == 0)
+            e = jc_serve_find_emb(st, "item2vec");
+    }
+    if (e) {
+        res->items = jc_malloc_array(n ? n : 1, sizeof *res->items);
+        if (res->items == NULL)
+            return JC_ENOMEM;
+        int rc = similar_emb(st, e, item, n, res->items, &res->n);
+        if (rc == JC_OK) {
+            res->provider = e->name;
+            return JC_OK;
+        }
+        jc_sim_result_free(res);
+        if (rc == JC_ENOMEM)
+            return rc;
+        if (named)
+            res->fallback = 1;
+        named = 0; /* served by cooc_genre below */
+    }
+    if (named) {
         size_t i = 0;
         size_t np = sizeof similar_providers / sizeof similar_providers[0];
         for (; i < np; i++)
@@ -1187,7 +1927,9 @@ int jc_pipeline_similar(const struct jc_serve_state *st, uint32_t item, uint32_t
         else
             res->fallback = 1;
     }
+    int fb = res->fallback;
     res->items = jc_malloc_array(n ? n : 1, sizeof *res->items);
+    res->fallback = fb;
     if (res->items == NULL)
         return JC_ENOMEM;
     int rc = p->similar(st, item, n, res->items, &res->n);

@@ -24,6 +24,7 @@
 #include <junco/serve.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +64,8 @@ struct jc_route_metrics {
     struct jc_metric *latency;
     _Atomic(struct jc_metric *) by_status[600];
 };
+
+struct jc_nearline;
 
 struct jc_serve {
     struct jc_serve_config cfg; /* strings point into owned copies below */
@@ -106,6 +109,20 @@ struct jc_serve {
     struct jc_metric *m_overlay[2];    /* items, users */
     struct jc_metric *m_upserts[2][2]; /* [item/user][created/updated] */
     struct jc_metric_family *fam_ab;
+    /* phase 2: model-side components, the watcher, nearline */
+    char home[PATH_MAX];         /* the data home (resolved at open) */
+    struct jc_store_comp *store; /* feature store or NULL (a reference) */
+    struct jc_metric_family *fam_model_version, *fam_skipped;
+    struct jc_metric *m_load_errors;
+    pthread_t watcher;
+    int watcher_running;
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cv;
+    int watch_stop;
+    struct jc_nearline *nearline;       /* NULL unless cfg.nearline */
+    struct jc_featspec *nl_spec;        /* the nearline worker's spec (owned) */
+    struct jc_catalog_comp *nl_catalog; /* the catalog it borrows (a reference) */
+    struct jc_emb_comp *nl_emb;         /* the embedding it borrows (a reference) */
 };
 
 /* ---- helpers for handlers (server.c) ---------------------------------- */
@@ -177,8 +194,15 @@ int jc_serve__authorize(struct jc_http_req *req, struct jc_http_resp *resp);
  */
 int jc_serve__upsert(struct jc_serve *s, const struct jc_ov_patches *p, uint8_t *created,
                      uint64_t *version);
-/* Records pipeline stage timings and ranker fallbacks. */
-void jc_serve__observe_pipeline(struct jc_serve *s, const uint64_t stage_ns[3],
-                                const char *requested_model, int fallback);
+struct jc_reco_result;
+struct jc_scene;
+/* Records pipeline stage timings, ranker fallbacks (by model and reason)
+ * and recall channels skipped for a missing resource or failed. */
+void jc_serve__observe_pipeline(struct jc_serve *s, const struct jc_scene *sc,
+                                const struct jc_reco_result *res);
+/* Checks the model registry, embeddings and indexes and publishes a new
+ * snapshot when any changed (what the watcher thread runs). *published
+ * (may be NULL) = 1 if it did. */
+int jc_serve__refresh(struct jc_serve *s, int *published);
 
 #endif

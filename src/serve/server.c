@@ -42,6 +42,8 @@
 #include "serve/pipeline.h"
 #include <junco/error.h>
 #include <junco/eventlog.h>
+#include <junco/featspec.h>
+#include <junco/nearline.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,6 +84,8 @@ void jc_serve_config_default(struct jc_serve_config *c)
     c->exposures = 1;
     c->exposure_queue = 65536;
     c->overlay_max = 100000;
+    c->reload_ms = 1000;
+    c->nearline = 0;
 }
 
 void jc_serve_config_from(struct jc_serve_config *c, const struct jc_config *cfg, const char *home)
@@ -112,6 +116,8 @@ void jc_serve_config_from(struct jc_serve_config *c, const struct jc_config *cfg
     c->exposures = cfg->serve_exposures;
     c->exposure_queue = (size_t)cfg->serve_exposure_queue;
     c->overlay_max = (size_t)cfg->serve_overlay_max;
+    c->reload_ms = (int)cfg->serve_reload_ms;
+    c->nearline = cfg->serve_nearline;
 }
 
 /* ---- helpers for handlers ---------------------------------------------- */
@@ -299,6 +305,13 @@ static void collect(void *ctx, struct jc_metrics *m)
         const struct jc_overlay *ov = st->data->overlay;
         jc_metric_set(s->m_overlay[0], ov->n_items);
         jc_metric_set(s->m_overlay[1], ov->n_users);
+        for (int i = 0; i < st->n_models; i++) {
+            struct jc_metric *mv;
+            if (jc_metrics_series(s->fam_model_version, (const char *const[]){st->models[i]->name},
+                                  &mv) == JC_OK)
+                jc_metric_set(mv, st->models[i]->version);
+        }
+        jc_metric_set(s->m_load_errors, st->load_errors);
         jc_state_release(st);
     }
     if (s->exposure) {
@@ -393,7 +406,7 @@ static int setup_metrics(struct jc_serve *s)
     static const char *const req_labels[] = {"route", "code"};
     static const char *const route_label[] = {"route"};
     static const char *const stage_label[] = {"stage"};
-    static const char *const model_label[] = {"model"};
+    static const char *const model_label[] = {"model", "reason"};
     static const char *const result_label[] = {"result"};
     struct jc_metric_family *lat, *stage, *reloads, *build;
     size_t nr = jc_router_count(s->router);
@@ -411,9 +424,21 @@ static int setup_metrics(struct jc_serve *s)
                                 "Recommendation pipeline time per stage.", stage_label, 1, NULL, 0,
                                 &stage)) ||
         (rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_rank_fallback_total",
-                                "Requests whose requested model was not used (not loaded or "
-                                "failed), by requested model.",
-                                model_label, 1, NULL, 0, &s->fam_fallback)) ||
+                                "Requests whose requested model was not used, by requested "
+                                "model and reason (not_loaded, error).",
+                                model_label, 2, NULL, 0, &s->fam_fallback)) ||
+        (rc = jc_metrics_family(m, JC_METRIC_GAUGE, "junco_model_version",
+                                "Registry version of each served ranking model.", model_label, 1,
+                                NULL, 0, &s->fam_model_version)) ||
+        (rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_recall_channel_skipped_total",
+                                "Recall channel runs skipped, by channel and reason "
+                                "(no_resource: its embedding/model/store is not loaded; error).",
+                                (const char *const[]){"channel", "reason"}, 2, NULL, 0,
+                                &s->fam_skipped)) ||
+        (rc = jc_metrics_simple(m, JC_METRIC_GAUGE, "junco_snapshot_load_errors",
+                                "Model, embedding or index files the served snapshot skipped "
+                                "because they failed to load.",
+                                &s->m_load_errors)) ||
         (rc = jc_metrics_family(m, JC_METRIC_COUNTER, "junco_snapshot_reloads_total",
                                 "Snapshot reloads by result.", result_label, 1, NULL, 0,
                                 &reloads)) ||
@@ -463,14 +488,24 @@ static int setup_metrics(struct jc_serve *s)
     return jc_metrics_add_collector(m, collect, s);
 }
 
-void jc_serve__observe_pipeline(struct jc_serve *s, const uint64_t stage_ns[3],
-                                const char *requested_model, int fallback)
+void jc_serve__observe_pipeline(struct jc_serve *s, const struct jc_scene *sc,
+                                const struct jc_reco_result *res)
 {
     for (int i = 0; i < 3; i++)
-        jc_metric_observe(s->m_stage[i], (double)stage_ns[i] / 1e9);
-    if (fallback && requested_model) {
-        struct jc_metric *m;
-        if (jc_metrics_series(s->fam_fallback, (const char *const[]){requested_model}, &m) == JC_OK)
+        jc_metric_observe(s->m_stage[i], (double)res->stage_ns[i] / 1e9);
+    struct jc_metric *m;
+    if (res->fallback && res->fallback_model && res->fallback_code &&
+        jc_metrics_series(s->fam_fallback,
+                          (const char *const[]){res->fallback_model, res->fallback_code},
+                          &m) == JC_OK)
+        jc_metric_inc(m);
+    for (int c = 0; c < sc->n_recall; c++) {
+        const char *why = (res->channel_skipped >> c) & 1u  ? "no_resource"
+                          : (res->channel_failed >> c) & 1u ? "error"
+                                                            : NULL;
+        if (why &&
+            jc_metrics_series(s->fam_skipped, (const char *const[]){sc->recall[c].ch->name, why},
+                              &m) == JC_OK)
             jc_metric_inc(m);
     }
 }
@@ -887,18 +922,143 @@ static void bind_ab_metrics(struct jc_serve *s, struct jc_serve_state *st)
         }
 }
 
-/* Builds a snapshot over data (scenes and experiments from the config) and
- * publishes it. Called under reload_mu. */
-static int publish(struct jc_serve *s, struct jc_data_comp *data)
+/* Builds a snapshot over data (scenes and experiments from the config;
+ * models, embeddings and indexes from the home, sharing the current
+ * snapshot's unchanged ones) and publishes it when force is set or a
+ * component changed. Called under reload_mu. */
+static int publish_if(struct jc_serve *s, struct jc_data_comp *data, int force, int *published)
 {
-    struct jc_serve_state *st;
-    int rc = jc_serve_state_create(&st, data, s->cfg.cfg, s->version + 1);
+    struct jc_serve_state *st, *cur = jc_state_acquire(&s->slot);
+    struct jc_comps_opts o = {.home = s->home, .cfg = s->cfg.cfg, .prev = cur, .store = s->store};
+    int changed = 0;
+    int rc = jc_serve_state_build(&st, data, s->cfg.cfg, s->version + 1, &o, &changed);
+    jc_state_release(cur);
+    if (published)
+        *published = 0;
     if (rc)
         return rc;
+    if (!force && !changed) {
+        jc_state_release(st);
+        return JC_OK;
+    }
     bind_ab_metrics(s, st);
     s->version++;
     jc_state_slot_swap(&s->slot, st);
+    if (published)
+        *published = 1;
     return JC_OK;
+}
+
+static int publish(struct jc_serve *s, struct jc_data_comp *data)
+{
+    return publish_if(s, data, 1, NULL);
+}
+
+int jc_serve__refresh(struct jc_serve *s, int *published)
+{
+    pthread_mutex_lock(&s->reload_mu);
+    struct jc_serve_state *cur = jc_state_acquire(&s->slot);
+    int rc = cur ? publish_if(s, cur->data, 0, published)
+                 : jc_err_set(JC_ESTATE, "no snapshot is published yet");
+    if (rc == JC_OK && published && *published)
+        jc_metric_inc(s->m_reloads_ok);
+    else if (rc && s->m_reloads_failed)
+        jc_metric_inc(s->m_reloads_failed);
+    jc_state_release(cur);
+    pthread_mutex_unlock(&s->reload_mu);
+    return rc;
+}
+
+/* The watcher: every reload_ms, jc_serve__refresh. */
+static void *watcher_main(void *arg)
+{
+    struct jc_serve *s = arg;
+    pthread_mutex_lock(&s->watch_mu);
+    while (!s->watch_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (int64_t)s->cfg.reload_ms * 1000000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&s->watch_cv, &s->watch_mu, &ts);
+        if (s->watch_stop)
+            break;
+        pthread_mutex_unlock(&s->watch_mu);
+        int published = 0;
+        if (jc_serve__refresh(s, &published) != JC_OK)
+            JC_WARN("serve: refreshing models failed: %s", jc_errmsg());
+        else if (published)
+            JC_INFO("serve: published snapshot %llu (models/embeddings changed)",
+                    (unsigned long long)s->version);
+        pthread_mutex_lock(&s->watch_mu);
+    }
+    pthread_mutex_unlock(&s->watch_mu);
+    return NULL;
+}
+
+static void stop_watcher(struct jc_serve *s)
+{
+    if (!s->watcher_running)
+        return;
+    pthread_mutex_lock(&s->watch_mu);
+    s->watch_stop = 1;
+    pthread_cond_signal(&s->watch_cv);
+    pthread_mutex_unlock(&s->watch_mu);
+    pthread_join(s->watcher, NULL);
+    s->watcher_running = 0;
+}
+
+/* The nearline worker over the server's event log and store (cfg.nearline):
+ * the feature spec of [features] over the served catalog, the default
+ * embedding for realtime user vectors. */
+static int start_nearline(struct jc_serve *s)
+{
+    if (!s->cfg.nearline)
+        return JC_OK;
+    if (s->eventlog == NULL)
+        return jc_err_set(JC_ESTATE, "--nearline needs the event log (serve.events): %s",
+                          s->eventlog_error[0] ? s->eventlog_error : "not open");
+    if (s->store == NULL)
+        return jc_err_set(JC_ESTATE, "--nearline needs the feature store");
+    struct jc_serve_state *st = jc_state_acquire(&s->slot);
+    if (st == NULL)
+        return jc_err_set(JC_ESTATE, "no snapshot is published yet");
+    struct jc_featspec_opts fo;
+    jc_featspec_opts_default(&fo);
+    if (s->cfg.cfg)
+        jc_featspec_opts_from_config(&fo, s->cfg.cfg);
+    int rc = jc_featspec_create(&s->nl_spec, &fo, jc_state_cat(st));
+    if (rc == JC_OK) {
+        jc_rc_retain(&st->data->catalog->rc);
+        s->nl_catalog = st->data->catalog;
+        struct jc_nearline_config nc;
+        jc_nearline_config_default(&nc);
+        if (s->cfg.cfg)
+            jc_nearline_config_from(&nc, s->cfg.cfg);
+        nc.log = s->eventlog;
+        nc.store = s->store->store;
+        nc.cat = s->nl_catalog->cat;
+        nc.spec = s->nl_spec;
+        nc.metrics = s->metrics;
+        /* realtime user vectors of the default embedding (the snapshot's
+         * component outlives the worker: the worker is stopped before the
+         * slot is freed, and it keeps its own reference below) */
+        const struct jc_emb_comp *e = jc_serve_find_emb(st, NULL);
+        if (e) {
+            s->nl_emb = (struct jc_emb_comp *)e;
+            jc_rc_retain(&s->nl_emb->rc);
+            nc.emb = e->emb;
+            nc.emb_name = e->name;
+            nc.emb_half_life_s = st->half_life_s;
+        }
+        rc = jc_nearline_create(&s->nearline, &nc);
+        if (rc == JC_OK && (rc = jc_nearline_start(s->nearline))) {
+            jc_nearline_destroy(s->nearline);
+            s->nearline = NULL;
+        }
+    }
+    jc_state_release(st);
+    return rc;
 }
 
 int jc_serve__reload(struct jc_serve *s)
@@ -1074,6 +1234,8 @@ int jc_serve_open(struct jc_serve **out, const struct jc_serve_config *cfg)
     uint64_t seed[2] = {jc_now_ns(), (uint64_t)getpid()};
     atomic_init(&s->request_seq, jc_hash64(seed, sizeof seed, 0));
     pthread_mutex_init(&s->reload_mu, NULL);
+    pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_cond_init(&s->watch_cv, NULL);
     jc_state_slot_init(&s->slot);
     s->own_bind = dup_or_null(cfg->bind ? cfg->bind : "127.0.0.1");
     s->own_web_root = dup_or_null(cfg->web_root);
@@ -1096,6 +1258,15 @@ int jc_serve_open(struct jc_serve **out, const struct jc_serve_config *cfg)
         rc = jc_err_set(JC_EINVAL, "serve.max_n %d is not in [1, 100000]", s->cfg.max_n);
     if (rc == JC_OK)
         rc = check_require(s->cfg.require);
+    if (rc == JC_OK && (s->cfg.reload_ms < 0 || s->cfg.reload_ms > 86400000))
+        rc = jc_err_set(JC_EINVAL, "serve.reload_ms %d is not in [0, 86400000]", s->cfg.reload_ms);
+    if (rc == JC_OK &&
+        snprintf(s->home, sizeof s->home, "%s", cfg->home ? cfg->home : ".") >= (int)sizeof s->home)
+        rc = jc_err_set(JC_ELIMIT, "home path too long");
+    /* The feature store: shared by every snapshot; read-only unless the
+     * nearline worker runs here (absent when it does not exist). */
+    if (rc == JC_OK)
+        rc = jc_store_comp_open(&s->store, s->home, cfg->cfg, !cfg->nearline);
     /* The catalog path is resolved now, while cfg->home is valid. */
     if (rc == JC_OK && (s->cfg.catalog_path == NULL || s->cfg.catalog_path[0] == '\0')) {
         char p[PATH_MAX];
@@ -1155,6 +1326,14 @@ int jc_serve_open(struct jc_serve **out, const struct jc_serve_config *cfg)
         rc = jc_exposure_open(&s->exposure, &xc);
     }
     if (rc == JC_OK)
+        rc = start_nearline(s);
+    if (rc == JC_OK && s->cfg.reload_ms > 0) {
+        if (pthread_create(&s->watcher, NULL, watcher_main, s) != 0)
+            rc = jc_err_set(JC_EIO, "cannot start the model watcher thread");
+        else
+            s->watcher_running = 1;
+    }
+    if (rc == JC_OK)
         rc = start_daemon(s);
     if (rc) {
         s->stopped = 1;
@@ -1194,6 +1373,12 @@ int jc_serve_stop(struct jc_serve *s)
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     s->stopped = 1;
+    stop_watcher(s);
+    if (s->nearline) {
+        jc_nearline_stop(s->nearline);
+        jc_nearline_destroy(s->nearline);
+        s->nearline = NULL;
+    }
     /* No request runs now: write the queued exposures, then close the log
      * so that everything acknowledged is durable when stop returns. */
     jc_exposure_close(s->exposure);
@@ -1211,9 +1396,21 @@ void jc_serve_close(struct jc_serve *s)
         return;
     if (!s->stopped && s->daemon)
         jc_serve_stop(s);
+    stop_watcher(s);
+    if (s->nearline) {
+        jc_nearline_stop(s->nearline);
+        jc_nearline_destroy(s->nearline);
+    }
+    jc_featspec_destroy(s->nl_spec);
+    if (s->nl_emb)
+        jc_rc_release(&s->nl_emb->rc);
+    if (s->nl_catalog)
+        jc_rc_release(&s->nl_catalog->rc);
     jc_exposure_close(s->exposure);
     jc_eventlog_close(s->eventlog);
     jc_state_slot_free(&s->slot);
+    if (s->store)
+        jc_rc_release(&s->store->rc);
     if (s->overlay)
         jc_rc_release(&s->overlay->rc);
     jc_accesslog_close(s->alog);
@@ -1221,6 +1418,8 @@ void jc_serve_close(struct jc_serve *s)
     jc_free(s->rm);
     jc_router_destroy(s->router);
     pthread_mutex_destroy(&s->reload_mu);
+    pthread_mutex_destroy(&s->watch_mu);
+    pthread_cond_destroy(&s->watch_cv);
     jc_free(s->own_bind);
     jc_free(s->own_web_root);
     jc_free(s->own_api_key);

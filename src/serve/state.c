@@ -116,6 +116,7 @@ int jc_data_comp_create(struct jc_data_comp **out, struct jc_catalog_comp *catal
 static void state_destroy(struct jc_rc *rc)
 {
     struct jc_serve_state *st = (struct jc_serve_state *)rc;
+    jc_serve_comps_release(st);
     jc_experiments_destroy(st->experiments);
     jc_scenes_destroy(st->scenes);
     jc_rc_release(&st->data->rc);
@@ -125,13 +126,32 @@ static void state_destroy(struct jc_rc *rc)
 int jc_serve_state_create(struct jc_serve_state **out, struct jc_data_comp *data,
                           const struct jc_config *cfg, uint64_t version)
 {
+    return jc_serve_state_build(out, data, cfg, version, NULL, NULL);
+}
+
+int jc_serve_state_build(struct jc_serve_state **out, struct jc_data_comp *data,
+                         const struct jc_config *cfg, uint64_t version,
+                         const struct jc_comps_opts *o, int *changed)
+{
     struct jc_serve_state *st = jc_calloc(1, sizeof *st);
     if (st == NULL)
         return JC_ENOMEM;
-    int rc = jc_scenes_build(&st->scenes, cfg);
+    st->data = data;
+    st->model_default = st->emb_default = st->emb_mf = -1;
+    st->threshold = cfg ? cfg->embed_threshold : 3.5;
+    int rc = JC_OK;
+    if (changed)
+        *changed = 0;
+    if (o && (rc = jc_serve_comps_load(st, o, changed))) {
+        jc_serve_comps_release(st);
+        jc_free(st);
+        return rc;
+    }
+    rc = jc_scenes_build_for(&st->scenes, cfg, st->resources);
     if (rc == JC_OK && (rc = jc_experiments_build(&st->experiments, cfg, st->scenes)))
         jc_scenes_destroy(st->scenes);
     if (rc) {
+        jc_serve_comps_release(st);
         jc_free(st);
         return rc;
     }

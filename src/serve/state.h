@@ -26,6 +26,7 @@
 #define JC_SERVE_STATE_H
 
 #include "serve/catidx.h"
+#include "serve/comps.h"
 #include "serve/overlay.h"
 #include "serve/rc.h"
 
@@ -74,8 +75,20 @@ struct jc_serve_state {
     struct jc_data_comp *data;          /* a reference */
     struct jc_scenes *scenes;           /* owned */
     struct jc_experiments *experiments; /* owned; never NULL (maybe empty) */
-    /* phase 2: models, embeddings, ANN indexes, feature-store handle; each
-     * a reference-counted component. */
+    /* Model-side components (comps.h), each a reference; all may be absent. */
+    struct jc_store_comp *store; /* feature store (shared by every snapshot) */
+    struct jc_trend_comp *trend; /* catalog trending fallback */
+    int n_models;
+    struct jc_model_comp *models[JC_SERVE_MAX_MODELS];
+    int model_default; /* index into models of the `model` ranker's model, -1 */
+    int n_embs;
+    struct jc_emb_comp *embs[JC_SERVE_MAX_EMBS];
+    int emb_default;      /* the embedding of emb_user / emb_item / similar, -1 */
+    int emb_mf;           /* an MF (ials/bpr) embedding for `mf`, -1 */
+    unsigned resources;   /* JC_RES_* bits */
+    uint32_t load_errors; /* files skipped because they failed to load */
+    double threshold;     /* positives: value >= threshold (embed.threshold) */
+    double half_life_s;   /* recency half-life of user vectors */
 };
 
 /* Builds a root over a data component (takes a new reference to it) with
@@ -84,6 +97,14 @@ struct jc_serve_state {
  * section and key, JC_ENOMEM. */
 int jc_serve_state_create(struct jc_serve_state **out, struct jc_data_comp *data,
                           const struct jc_config *cfg, uint64_t version);
+
+/* Like jc_serve_state_create, and also loads the model-side components
+ * (comps.h: models, embeddings, store, trending) per o, reusing o->prev's
+ * unchanged ones, and compiles the default scene for what was found.
+ * *changed (may be NULL): 1 if a component differs from o->prev's. */
+int jc_serve_state_build(struct jc_serve_state **out, struct jc_data_comp *data,
+                         const struct jc_config *cfg, uint64_t version,
+                         const struct jc_comps_opts *o, int *changed);
 
 /* Convenience accessors. */
 static inline const struct jc_catalog *jc_state_cat(const struct jc_serve_state *st)

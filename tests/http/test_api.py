@@ -379,7 +379,7 @@ t.check("/metrics counts /getmovie 200s", m is not None and int(m.group(1)) >= 9
 t.check("/metrics has latency histograms and pipeline stages",
         'junco_http_request_duration_seconds_bucket{route="/getmovie",le="+Inf"}' in text and
         'junco_pipeline_stage_seconds_count{stage="recall"}' in text and
-        'junco_rank_fallback_total{model="deepfm"}' in text, None)
+        'junco_rank_fallback_total{model="deepfm",reason="not_loaded"}' in text, None)
 line_re = re.compile(r'^(# (HELP|TYPE) .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+-]+|'
                      r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? (NaN|\+Inf|-Inf))$')
 badlines = [ln for ln in text.splitlines() if not line_re.match(ln)]
