@@ -118,7 +118,8 @@ function header() {
     el("a", { class: "brand", href: "./" }, "junco", el("span", { text: "." })),
     el("nav", {}, el("a", { href: "./", text: "Home" }),
       el("a", { href: "genre.html?genre=Drama", text: "Genres" }),
-      el("a", { href: "user.html?id=1", text: "User 1" })),
+      el("a", { href: "user.html?id=1", text: "User 1" }),
+      el("a", { href: "/reports/eval/report.html", text: "Evaluation" })),
     form);
   document.body.prepend(h);
   document.body.append(el("footer", { text: "junco — recall → rank → re-rank, served in C. " +

@@ -1608,6 +1608,7 @@ const struct jc_route jc_serve_routes[] = {
     {JC_M_GET, "/getrecommendation", h_getrecommendation, CORS, 0},
     {JC_M_GET, "/getsimilarmovie", h_getsimilarmovie, CORS, 0},
     {JC_M_GET, "/getrecforyou", h_getrecforyou, CORS, 0},
+    {JC_M_GET, "/reports/{path*}", jc_serve_reports, 0, 0},
     {JC_M_GET, "/{path*}", jc_serve_static, JC_ROUTE_FALLBACK, 0},
 };
 

@@ -168,6 +168,8 @@ extern const struct jc_route jc_serve_routes[];
 extern const size_t jc_serve_n_routes;
 
 void jc_serve_static(struct jc_http_req *req, struct jc_http_resp *resp);
+/* GET /reports/PATH: files below <home>/reports (evaluation reports). */
+void jc_serve_reports(struct jc_http_req *req, struct jc_http_resp *resp);
 /* Content type for a file name by extension. */
 const char *jc_serve_mime(const char *name);
 /*

@@ -9,6 +9,9 @@
  * of the root. Files are read whole (the UI is small; the cap is 4 MiB) and
  * sent with a content type from a fixed extension table and
  * "Cache-Control: no-cache" so a reloaded UI is picked up at once.
+ * The same checks serve <home>/reports/ under /reports/ (the evaluation
+ * report of `junco eval`, its SVG plots and the training curves), so the
+ * UI can link the latest report.
  */
 #include "serve/serve_int.h"
 
@@ -111,7 +114,9 @@ int jc_serve_resolve_static(const char *root_real, const char *rel, char *out, s
     return 0;
 }
 
-void jc_serve_static(struct jc_http_req *req, struct jc_http_resp *resp)
+/* Serves the file `path` route parameter below root_real (a resolved
+ * directory, or "" for none). */
+static void serve_below(struct jc_http_req *req, struct jc_http_resp *resp, const char *root_real)
 {
     size_t n = 0;
     const char *rel = jc_route_param(&req->match, "path", &n);
@@ -125,7 +130,7 @@ void jc_serve_static(struct jc_http_req *req, struct jc_http_resp *resp)
     memcpy(relbuf, rel, n);
     relbuf[n] = '\0';
     char path[PATH_MAX];
-    int status = jc_serve_resolve_static(req->srv->web_root_real, relbuf, path, sizeof path);
+    int status = jc_serve_resolve_static(root_real, relbuf, path, sizeof path);
     if (status == 400) {
         jc_http_error(resp, 400, "bad_path", "invalid path");
         return;
@@ -155,4 +160,20 @@ void jc_serve_static(struct jc_http_req *req, struct jc_http_resp *resp)
         return;
     }
     jc_resp_header(resp, "Cache-Control", "no-cache");
+}
+
+void jc_serve_static(struct jc_http_req *req, struct jc_http_resp *resp)
+{
+    serve_below(req, resp, req->srv->web_root_real);
+}
+
+void jc_serve_reports(struct jc_http_req *req, struct jc_http_resp *resp)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    int w = snprintf(dir, sizeof dir, "%s/reports", req->srv->home);
+    if (w < 0 || (size_t)w >= sizeof dir || realpath(dir, real) == NULL || !jc_is_dir(real)) {
+        jc_http_error(resp, 404, "not_found", "no reports yet: run `junco eval` to write one");
+        return;
+    }
+    serve_below(req, resp, real);
 }

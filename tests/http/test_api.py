@@ -369,6 +369,25 @@ for raw_path in [b"/../../../../etc/passwd", b"/%2e%2e/%2e%2e/etc/passwd",
             400 <= status < 500 and b"root:" not in reply and b"cmake_minimum" not in reply,
             reply[:200])
 
+# ---- evaluation reports under /reports/ ----------------------------------------------------------
+st, hd, body = srv.get("/reports/eval/report.html")
+t.check("/reports before any report -> 404 JSON naming junco eval",
+        st == 404 and is_error_json(body, "not_found") and b"junco eval" in body, body)
+os.makedirs(os.path.join(home, "reports", "eval"), exist_ok=True)
+with open(os.path.join(home, "reports", "eval", "report.html"), "w") as f:
+    f.write("<!doctype html><title>junco evaluation</title><p>leaderboard</p>")
+st, hd, body = srv.get("/reports/eval/report.html")
+t.check("/reports serves the latest evaluation report",
+        st == 200 and hd.get("content-type", "").startswith("text/html") and
+        b"leaderboard" in body, (st, hd, body[:100]))
+st, hd, body = srv.get("/app.js")
+t.check("the UI links the evaluation report", b"/reports/eval/report.html" in body)
+for raw_path in [b"/reports/../junco.ini", b"/reports/%2e%2e/catalog/catalog.jcat",
+                 b"/reports/eval/../../catalog/catalog.jcat"]:
+    reply = srv.raw(b"GET " + raw_path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/1.1 ") else 0
+    t.check("reports traversal %s -> 4xx" % raw_path.decode(), 400 <= status < 500, reply[:200])
+
 # ---- metrics after traffic --------------------------------------------------------------------
 st, hd, body = srv.get("/metrics")
 text = body.decode()
