@@ -169,8 +169,10 @@ def loader(k):
 threads = [threading.Thread(target=loader, args=(k,)) for k in range(4)]
 for th in threads:
     th.start()
+# 10 publishes as the acceptance asks (3 under the ~50x slower sanitizer build).
+n_pub = 3 if os.environ.get("JC_SANITIZE") else 10
 published = 0
-for k in range(3):
+for k in range(n_pub):
     r = run("--home", home, "-q", "train", "--model", "deepfm", "--epochs", "1", "--threads", "1")
     published += r.returncode == 0
     time.sleep(0.3)
@@ -180,18 +182,18 @@ time.sleep(0.5)
 stop.set()
 for th in threads:
     th.join()
-t.check("3 new model versions published while serving", published == 3, published)
+t.check("%d new model versions published while serving" % n_pub, published == n_pub, published)
 t.check("embedding and index rebuilt while serving", r1.returncode == 0 and r2.returncode == 0,
         r1.stderr + r2.stderr)
 t.check("zero failed requests during the reloads (%d ok)" % stats["ok"],
         stats["fail"] == 0 and stats["ok"] > 20, (stats["fail"], stats["errors"][:3]))
-t.check("responses moved from model version 1 to 4",
-        1 in stats["versions"] and 4 in stats["versions"], stats["versions"])
+t.check("responses moved from model version 1 to %d" % (n_pub + 1),
+        1 in stats["versions"] and (n_pub + 1) in stats["versions"], stats["versions"])
 st, _, m = srv.get("/metrics")
 text = m.decode()
-t.check("/metrics reports model version 4 and the snapshot reloads",
-        metric(text, 'junco_model_version{model="deepfm"}') == 4 and
-        metric(text, 'junco_snapshot_reloads_total{result="ok"}') >= 4, None)
+t.check("/metrics reports model version %d and the snapshot reloads" % (n_pub + 1),
+        metric(text, 'junco_model_version{model="deepfm"}') == n_pub + 1 and
+        metric(text, 'junco_snapshot_reloads_total{result="ok"}') >= n_pub + 1, None)
 st, _, sd = srv.json("/api/v1/items/1/similar?n=5")
 t.check("similar still served from the rebuilt embedding", st == 200 and
         sd["provider"] == "item2vec", sd)
