@@ -8,6 +8,9 @@
  *       users, exposures, clicks, CTR with its 95% Wilson interval, lift
  *       over the control, z and p of the two-proportion z-test, and the
  *       sample-ratio-mismatch check.
+ *       Without --experiment every experiment (every layer: exposures carry
+ *       all layers' assignments in their context) is reported in turn;
+ *       with --json then as a JSON array of the per-experiment objects.
  *   junco ab report --counts NAME:EXPOSURES:CLICKS[:USERS],...
  *       the same statistics for counts given on the command line.
  * Exit status 0 even when SRM is flagged (the report says so loudly).
@@ -256,22 +259,51 @@ int jc_cmd_ab(struct jc_cli *cli, int argc, char **argv)
             return jc_cli_fail(rc);
         }
         size_t ne = jc_ab_tally_n_experiments(t);
-        if (experiment == NULL) {
-            if (ne != 1) {
-                fprintf(stderr,
-                        "junco ab: %zu experiments in %llu events; choose one with "
-                        "--experiment:",
-                        ne, (unsigned long long)n_events);
-                for (size_t i = 0; i < ne; i++)
-                    fprintf(stderr, " %s", jc_ab_tally_experiment(t, i));
-                fputc('\n', stderr);
-                jc_ab_tally_destroy(t);
-                return ne == 0 ? jc_cli_fail(jc_err_set(JC_ENOTFOUND,
-                                                        "no exposure events with an experiment"))
-                               : JC_EXIT_USAGE;
-            }
-            exp = jc_ab_tally_experiment(t, 0);
+        if (ne == 0) {
+            jc_ab_tally_destroy(t);
+            return jc_cli_fail(jc_err_set(JC_ENOTFOUND, "no exposure events with an experiment"));
         }
+        if (experiment == NULL && ne > 1) {
+            /* every experiment layer in turn (JSON: an array) */
+            if (json)
+                fputs("[", stdout);
+            for (size_t i = 0; i < ne && rc == JC_OK; i++) {
+                exp = jc_ab_tally_experiment(t, i);
+                n = jc_ab_tally_variants(t, exp, v, JC_AB_MAX_VARIANTS, &unattributed);
+                cfg.control = 0;
+                if (control) {
+                    for (size_t k = 0; k < n; k++)
+                        if (strcmp(v[k].name, control) == 0)
+                            cfg.control = k;
+                }
+                if (i && json)
+                    fputs(",\n", stdout);
+                else if (i)
+                    fputc('\n', stdout);
+                if (n < 2) {
+                    if (json)
+                        printf("{\"experiment\": \"%s\", \"variants\": %zu, \"error\": "
+                               "\"fewer than 2 variants exposed\"}",
+                               exp, n);
+                    else
+                        printf("experiment %s: %zu variant(s) exposed, nothing to compare\n", exp,
+                               n);
+                    continue;
+                }
+                struct jc_ab_result r;
+                rc = jc_ab_analyze(v, n, &cfg, &r);
+                if (rc == JC_OK && json)
+                    rc = print_json(exp, v, n, &r, &cfg, unattributed);
+                else if (rc == JC_OK)
+                    print_text(exp, v, n, &r, &cfg, unattributed);
+            }
+            if (json)
+                fputs("]\n", stdout);
+            jc_ab_tally_destroy(t);
+            return rc ? jc_cli_fail(rc) : JC_EXIT_OK;
+        }
+        if (experiment == NULL)
+            exp = jc_ab_tally_experiment(t, 0);
         n = jc_ab_tally_variants(t, exp, v, JC_AB_MAX_VARIANTS, &unattributed);
         if (n == 0) {
             rc = jc_err_set(JC_ENOTFOUND, "experiment '%s' has no exposures in the log", exp);

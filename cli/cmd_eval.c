@@ -20,10 +20,16 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/fileio.h"
+#include "core/json.h"
 #include "core/parse.h"
 #include <junco/catalog.h>
 #include <junco/error.h>
 #include <junco/eval.h>
+#include <junco/event.h>
+#include <junco/eventlog.h>
+#include <junco/model.h>
+#include <junco/replay.h>
+#include <junco/serve.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -233,11 +239,282 @@ done:
     return rc ? jc_cli_fail(rc) : JC_EXIT_OK;
 }
 
+/* ---- --replay ------------------------------------------------------------ */
+
+/* A serving configuration as a replay policy: the pipeline over the data
+ * home with that junco.ini (or the built-in defaults). */
+struct pipe_policy {
+    struct jc_pipeline_offline *p;
+    struct jc_config cfg;
+    int has_cfg;
+};
+
+static int pipe_recommend(void *self, uint32_t user, int64_t time_ms, uint32_t n, uint32_t *items,
+                          uint32_t *n_out)
+{
+    struct pipe_policy *pp = self;
+    *n_out = 0;
+    if (user == UINT32_MAX)
+        return JC_OK; /* unknown users: nothing to compare */
+    size_t got = 0;
+    int64_t now = time_ms / 1000;
+    int rc = jc_pipeline_offline_recommend(pp->p, user, now > 0 ? now : 1, n, items, NULL, &got);
+    *n_out = (uint32_t)got;
+    return rc;
+}
+
+struct replay_side {
+    char name[256];
+    struct jc_replay_policy pol;
+    struct jc_scorer *scorer;
+    struct pipe_policy *pipe;
+};
+
+static int replay_open_side(struct jc_cli *cli, const char *spec, const struct jc_catalog *cat,
+                            const struct jc_eval_part *all, struct replay_side *side)
+{
+    memset(side, 0, sizeof *side);
+    snprintf(side->name, sizeof side->name, "%s", spec);
+    int rc;
+    if (strncmp(spec, "model:", 6) == 0) {
+        const struct jc_eval_model *m = jc_eval_model_find(spec + 6);
+        if (m == NULL)
+            return jc_err_set(JC_ENOTFOUND, "--replay: unknown model '%s'", spec + 6);
+        double params[JC_EVAL_MAX_PARAMS];
+        for (size_t i = 0; i < m->n_params; i++)
+            params[i] = m->params[i].values[0];
+        char work[4096];
+        if ((rc = jc_cli_path(cli, "tmp", work, sizeof work)))
+            return rc;
+        struct jc_eval_fit_ctx fit = {
+            all,          cat, work, (int)cli->cfg.core_threads, (uint64_t)cli->cfg.core_seed,
+            cli->progress};
+        if ((rc = m->fit(&fit, params, &side->scorer)))
+            return rc;
+        return jc_replay_scorer_policy(&side->pol, side->name, side->scorer, all);
+    }
+    /* a serving configuration: junco.ini path, or "pipeline" for the
+     * defaults of the data home's own configuration */
+    struct pipe_policy *pp = jc_calloc(1, sizeof *pp);
+    if (pp == NULL)
+        return JC_ENOMEM;
+    side->pipe = pp;
+    const struct jc_config *cfg = &cli->cfg;
+    if (strcmp(spec, "pipeline") != 0) {
+        if ((rc = jc_config_init(&pp->cfg)))
+            return rc;
+        pp->has_cfg = 1;
+        if ((rc = jc_config_load_file(&pp->cfg, spec)))
+            return rc;
+        cfg = &pp->cfg;
+    }
+    if ((rc = jc_pipeline_offline_open(&pp->p, cli->home, cfg)))
+        return rc;
+    side->pol.name = side->name;
+    side->pol.self = pp;
+    side->pol.recommend = pipe_recommend;
+    return JC_OK;
+}
+
+static void replay_close_side(struct replay_side *side)
+{
+    if (side->scorer)
+        jc_replay_scorer_policy_free(&side->pol);
+    jc_scorer_destroy(side->scorer);
+    if (side->pipe) {
+        jc_pipeline_offline_close(side->pipe->p);
+        if (side->pipe->has_cfg)
+            jc_config_free(&side->pipe->cfg);
+        jc_free(side->pipe);
+    }
+}
+
+static int replay_read_log(struct jc_cli *cli, struct jc_replay *r, uint64_t *n_events)
+{
+    char dir[4096];
+    int rc = jc_cli_path(cli, "events", dir, sizeof dir);
+    if (rc)
+        return rc;
+    struct jc_eventlog_config c;
+    jc_eventlog_config_from_settings(&c, &cli->cfg, dir);
+    c.read_only = 1;
+    struct jc_eventlog *log;
+    if ((rc = jc_eventlog_open(&log, &c)))
+        return rc;
+    struct jc_eventlog_batch b;
+    jc_eventlog_batch_init(&b);
+    *n_events = 0;
+    uint32_t np = jc_eventlog_n_partitions(log);
+    for (uint32_t p = 0; p < np && rc == JC_OK; p++) {
+        uint64_t begin, end;
+        if ((rc = jc_eventlog_offsets(log, p, &begin, &end)))
+            break;
+        uint64_t off = begin;
+        while (off < end && rc == JC_OK) {
+            if ((rc = jc_eventlog_read(log, p, off, 4096, (size_t)4 << 20, 0, &b)) || b.n == 0)
+                break;
+            for (size_t i = 0; i < b.n && rc == JC_OK; i++) {
+                struct jc_event ev;
+                rc = jc_event_decode(b.recs[i].data, b.recs[i].len, &ev);
+                if (rc == JC_OK)
+                    rc = jc_replay_add(r, &ev);
+                else
+                    jc_err_prefix(rc, "event log partition %u offset %llu", p,
+                                  (unsigned long long)b.recs[i].offset);
+                off = b.recs[i].offset + 1;
+                (*n_events)++;
+            }
+        }
+    }
+    jc_eventlog_batch_free(&b);
+    jc_eventlog_close(log);
+    return rc;
+}
+
+static int run_replay(struct jc_cli *cli, const char *specs, int64_t n, const char *random_variant,
+                      int json)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", specs);
+    const char *sp[JC_REPLAY_MAX_POLICIES];
+    size_t ns = split_list(buf, sp, JC_REPLAY_MAX_POLICIES);
+    if (ns < 1)
+        return jc_cli_usage("eval", "--replay needs one or two configurations (A,B)");
+    if (n == 0 || n > 64)
+        return jc_cli_usage("eval", "--replay-n must be in [1, 64]");
+    struct jc_catalog *cat;
+    int rc = jc_cli_open_catalog(cli, &cat);
+    if (rc)
+        return jc_cli_fail(rc);
+    /* every catalog interaction: what the policies know (by-user order) */
+    uint32_t nu = jc_catalog_n_users(cat);
+    uint64_t *off = jc_malloc_array((size_t)nu + 1, sizeof *off);
+    struct jc_interactions ia;
+    jc_catalog_interactions(cat, &ia);
+    struct jc_eval_part all = {nu, jc_catalog_n_items(cat), off, ia.item, ia.value, ia.time};
+    struct replay_side side[JC_REPLAY_MAX_POLICIES];
+    size_t opened = 0;
+    struct jc_replay *r = NULL;
+    if (off == NULL) {
+        rc = JC_ENOMEM;
+        goto done;
+    }
+    for (uint32_t u = 0; u < nu; u++) {
+        uint64_t b, e;
+        jc_catalog_user_range(cat, u, &b, &e);
+        off[u] = b;
+        off[u + 1] = e;
+    }
+    for (; opened < ns && rc == JC_OK; opened++)
+        rc = replay_open_side(cli, sp[opened], cat, &all, &side[opened]);
+    if (rc) {
+        opened++;
+        goto done;
+    }
+    struct jc_replay_policy pol[JC_REPLAY_MAX_POLICIES];
+    for (size_t i = 0; i < ns; i++)
+        pol[i] = side[i].pol;
+    struct jc_replay_config rcfg;
+    jc_replay_config_default(&rcfg);
+    if (n > 0)
+        rcfg.n = (uint32_t)n;
+    rcfg.random_variant = random_variant;
+    if ((rc = jc_replay_create(&r, cat, pol, ns, &rcfg)))
+        goto done;
+    uint64_t n_events = 0;
+    if ((rc = replay_read_log(cli, r, &n_events)))
+        goto done;
+    struct jc_replay_result res;
+    if ((rc = jc_replay_result(r, &res)))
+        goto done;
+    if (json) {
+        struct jc_buf jb;
+        jc_buf_init(&jb, 1 << 20);
+        struct jc_json j;
+        jc_json_init(&j, &jb, 0);
+        jc_json_obj_begin(&j);
+        jc_json_kv_int(&j, "events", (int64_t)n_events);
+        jc_json_kv_int(&j, "exposures", (int64_t)res.exposures);
+        jc_json_kv_int(&j, "used", (int64_t)res.used);
+        jc_json_kv_int(&j, "clicks", (int64_t)res.clicks);
+        jc_json_kv_bool(&j, "randomised", res.randomised);
+        jc_json_kv_str(&j, "estimator",
+                       res.randomised ? "rejection-sampling replay (self-normalised IPS)"
+                                      : "matched impressions (NOT randomised: biased)");
+        jc_json_kv_double(&j, "logged_ctr", res.logged_ctr);
+        jc_json_kv_int(&j, "n", rcfg.n);
+        jc_json_key(&j, "policies");
+        jc_json_arr_begin(&j);
+        for (size_t i = 0; i < res.n_policies; i++) {
+            const struct jc_replay_policy_result *x = &res.policy[i];
+            jc_json_obj_begin(&j);
+            jc_json_kv_str(&j, "name", x->name);
+            jc_json_kv_int(&j, "matched", (int64_t)x->matched);
+            jc_json_kv_int(&j, "clicks", (int64_t)x->clicks);
+            jc_json_kv_double(&j, "ctr", x->ctr); /* NaN -> null */
+            jc_json_kv_double(&j, "ci_low", x->ci_low);
+            jc_json_kv_double(&j, "ci_high", x->ci_high);
+            jc_json_kv_double(&j, "ess", x->ess);
+            jc_json_obj_end(&j);
+        }
+        jc_json_arr_end(&j);
+        jc_json_obj_end(&j);
+        rc = jc_json_finish(&j);
+        if (rc == JC_OK) {
+            fwrite(jb.data, 1, jb.len, stdout);
+            fputc('\n', stdout);
+        }
+        jc_buf_free(&jb);
+    } else {
+        printf("replay of %zu configuration(s) on %llu events: %llu exposures (%llu used), "
+               "%llu clicks, logged CTR %.5f, lists of %u\n",
+               res.n_policies, (unsigned long long)n_events, (unsigned long long)res.exposures,
+               (unsigned long long)res.used, (unsigned long long)res.clicks, res.logged_ctr,
+               rcfg.n);
+        if (res.randomised)
+            printf("the log is randomised (propensities%s): rejection-sampling replay (Li et al. "
+                   "2011), self-normalised by 1/propensity%s\n",
+                   random_variant ? " or the uniform-random variant" : "",
+                   res.no_propensity ? "; exposures without a propensity skipped" : "");
+        else
+            printf("WARNING: the log is NOT randomised (no exposure carries a propensity%s): "
+                   "only the matched-impression estimate is given, which is biased towards what "
+                   "the logging policy chose to show; do not read it as an unbiased CTR\n",
+                   random_variant ? " and no exposure is in the random variant" : "");
+        printf("%-32s %10s %8s %9s  %-21s %10s\n", "configuration", "matched", "clicks", "CTR",
+               "95% CI", "eff. n");
+        for (size_t i = 0; i < res.n_policies; i++) {
+            const struct jc_replay_policy_result *x = &res.policy[i];
+            if (x->matched == 0)
+                printf("%-32.32s %10s %8s %9s  (no logged exposure matches its lists)\n", x->name,
+                       "0", "0", "n/a");
+            else
+                printf("%-32.32s %10llu %8llu %9.5f  [%.5f, %.5f] %10.0f\n", x->name,
+                       (unsigned long long)x->matched, (unsigned long long)x->clicks, x->ctr,
+                       x->ci_low, x->ci_high, x->ess);
+        }
+        if (res.n_policies == 2 && res.policy[0].matched && res.policy[1].matched &&
+            res.policy[0].ctr > 0)
+            printf("relative difference B vs A: %+.2f%%\n",
+                   100 * (res.policy[1].ctr - res.policy[0].ctr) / res.policy[0].ctr);
+    }
+done:
+    jc_replay_destroy(r);
+    for (size_t i = 0; i < opened && i < ns; i++)
+        replay_close_side(&side[i]);
+    jc_free(off);
+    jc_catalog_close(cat);
+    return rc ? jc_cli_fail(rc) : JC_EXIT_OK;
+}
+
 int jc_cmd_eval(struct jc_cli *cli, int argc, char **argv)
 {
     const char *protocol = NULL, *models = NULL, *ks = NULL, *recall_ns = NULL;
     const char *report = NULL, *search = NULL, *metric = NULL;
     const char *export_dir = NULL, *split_dir = NULL, *scores = NULL, *model1 = NULL;
+    const char *ctr = NULL, *replay = NULL, *replay_random = NULL;
+    int64_t replay_n = -1;
+    int64_t ctr_epochs = -1;
     int64_t negatives = -1, budget = -1, threads = -1, seed = -1;
     int json = 0, no_refit = 0, no_report = 0;
     struct jc_opt_list space = {{0}, 0};
@@ -264,6 +541,20 @@ int jc_cmd_eval(struct jc_cli *cli, int argc, char **argv)
         {"json", 0, JC_OPT_FLAG, &json, NULL, "print results.json to stdout", NULL},
         {"threads", 't', JC_OPT_INT, &threads, "N", "worker threads (default core.threads)", NULL},
         {"seed", 0, JC_OPT_INT, &seed, "S", "seed (default core.seed)", NULL},
+        {"ctr", 0, JC_OPT_STR, &ctr, "LIST",
+         "CTR protocol (AUC/GAUC/logloss, temporal split) for these ranking models; 'none' to "
+         "skip (default: the ranking models among --model)",
+         NULL},
+        {"ctr-epochs", 0, JC_OPT_INT, &ctr_epochs, "N",
+         "CTR protocol: most epochs, early stopping on valid (default 3)", NULL},
+        {"replay", 0, JC_OPT_STR, &replay, "A,B",
+         "replay configurations on the logged exposures/clicks: junco.ini paths (the serving "
+         "pipeline with that config), 'pipeline' (this home's config) or model:NAME",
+         NULL},
+        {"replay-n", 0, JC_OPT_INT, &replay_n, "N", "replay: list length per request (default 10)",
+         NULL},
+        {"replay-random-variant", 0, JC_OPT_STR, &replay_random, "VARIANT",
+         "replay: exposures of this variant were uniform-random over the catalogue", NULL},
         {"export", 0, JC_OPT_STR, &export_dir, "DIR",
          "export one protocol's split (and --model's scores) for reference evaluators", NULL},
         {"split", 0, JC_OPT_STR, &split_dir, "DIR", "an exported split (with --scores)", NULL},
@@ -330,6 +621,8 @@ int jc_cmd_eval(struct jc_cli *cli, int argc, char **argv)
     space_v[space.n] = NULL;
     sc.space = space.n ? space_v : NULL;
 
+    if (replay)
+        return run_replay(cli, replay, replay_n, replay_random, json);
     if (scores || split_dir) {
         if (!scores || !split_dir)
             return jc_cli_usage("eval", "--scores and --split go together");
@@ -356,10 +649,45 @@ int jc_cmd_eval(struct jc_cli *cli, int argc, char **argv)
     sc.progress = cli->progress;
     struct jc_eval_report *rep = NULL;
     rc = jc_eval_suite_run(cat, &sc, &rep);
+    /* the CTR protocol for the ranking models */
+    struct jc_eval_ctr_config cc;
+    jc_eval_ctr_config_default(&cc);
+    char ctr_buf[512] = "";
+    if (ctr && strcmp(ctr, "none") != 0) {
+        snprintf(ctr_buf, sizeof ctr_buf, "%s", ctr);
+        cc.n_models = split_list(ctr_buf, cc.models, JC_EVAL_MAX_MODELS);
+    } else if (!ctr) {
+        for (size_t i = 0; i < sc.n_models; i++) {
+            enum jc_model_kind k;
+            if (jc_model_kind_parse(sc.models[i], &k) == 0)
+                cc.models[cc.n_models++] = sc.models[i];
+        }
+    }
+    if (rc == JC_OK && cc.n_models) {
+        if (ctr_epochs == 0 || ctr_epochs > 1000) {
+            jc_eval_report_destroy(rep);
+            jc_catalog_close(cat);
+            return jc_cli_usage("eval", "--ctr-epochs must be in [1, 1000]");
+        }
+        if (ctr_epochs > 0)
+            cc.epochs = (uint32_t)ctr_epochs;
+        cc.valid_frac = sc.split.valid_frac;
+        cc.test_frac = sc.split.test_frac;
+        cc.work_dir = sc.work_dir;
+        cc.threads = sc.threads;
+        cc.seed = sc.seed;
+        cc.progress = cli->progress;
+        struct jc_eval_ctr_result res[JC_EVAL_MAX_MODELS];
+        rc = jc_eval_ctr_run(cat, &cc, res);
+        if (rc == JC_OK)
+            rc = jc_eval_report_add_ctr(rep, res, cc.n_models);
+    }
     jc_cli_progress_done(cli);
     jc_catalog_close(cat);
-    if (rc)
+    if (rc) {
+        jc_eval_report_destroy(rep);
         return jc_cli_fail(rc);
+    }
     struct jc_buf b;
     jc_buf_init(&b, (size_t)1 << 30);
     rc = json ? jc_eval_report_json(rep, &b) : jc_eval_report_text(rep, &b);

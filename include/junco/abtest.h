@@ -18,7 +18,13 @@
  *      events (junco/event.h), as `junco ab report` reads them from the
  *      event log. A click without a variant is credited to the variant in
  *      which the same user was first exposed in that experiment; clicks that
- *      cannot be attributed are counted separately.
+ *      cannot be attributed are counted separately. Experiment layers: an
+ *      event's context may carry every layer's assignment as
+ *      {"ab":{"<experiment>":"<variant>",...}} (serving writes it into each
+ *      exposure); each pair is counted in its experiment. A click without
+ *      that object counts in its own experiment and, in every other
+ *      experiment in which the user was exposed, for the variant of the
+ *      user's first exposure there.
  *
  * The distribution functions (normal tail, chi-square tail, normal
  * quantile) are implemented here (erfc from libm; the regularised

@@ -38,11 +38,14 @@
  * may be shared; a scorer's score/topn may be called concurrently with
  * distinct worker indices. jc_eval_run and the fits use their own worker
  * pools (config.threads). With the same seed the results do not depend on
- * the number of threads (per-user work is reduced in user order).
+ * the number of threads (per-user work is reduced in user order), except
+ * for the ranking models and the pipeline (deep.c, pipeline.c), whose
+ * training is bit-identical only for the same thread count (junco/train.h).
  */
 #ifndef JUNCO_EVAL_H
 #define JUNCO_EVAL_H
 
+#include <junco/metrics.h>
 #include <junco/progress_cb.h>
 #include <junco/rankmetrics.h>
 
@@ -484,6 +487,50 @@ int jc_eval_report_text(const struct jc_eval_report *r, struct jc_buf *out);
  * SVG, no external resources) and dir/results.json, atomically.
  * Errors: JC_EIO, JC_ENOSPACE, JC_ENOMEM. */
 int jc_eval_report_write(const struct jc_eval_report *r, const char *dir);
+
+/* ---- the CTR protocol (ranking models) ---------------------------------- */
+
+struct jc_eval_ctr_config {
+    const char *models[JC_EVAL_MAX_MODELS]; /* model kinds (junco/model.h names) */
+    size_t n_models;
+    uint32_t epochs;              /* most epochs, early stopping on valid AUC
+                                     with patience 1 (default 3) */
+    double valid_frac, test_frac; /* temporal split (default 0.1, 0.1) */
+    const char *work_dir;         /* the samples go to work_dir/ctr-samples */
+    int threads;                  /* 0 = one per CPU */
+    uint64_t seed;
+    struct jc_progress progress;
+};
+void jc_eval_ctr_config_default(struct jc_eval_ctr_config *c);
+
+struct jc_eval_ctr_result {
+    char model[32];
+    struct jc_ctr_metrics test; /* AUC, GAUC, logloss, ... on the test rows */
+    uint64_t n_train;           /* training rows */
+    double seconds;             /* training + test */
+    uint32_t n_epochs;          /* training curves: epochs run (<= 16 kept) */
+    double train_loss[16], valid_auc[16];
+    int failed; /* error code (0 = ok), message in error */
+    char error[256];
+};
+
+/*
+ * The CTR protocol: builds the catalog's samples exactly as `junco features`
+ * does by default (explicit labels: rating >= 3.5, point-in-time features,
+ * global temporal split with cfg's fractions, equal timestamps never
+ * straddle a cut), then trains each model on train with early stopping on
+ * valid and measures the best epoch on test. out has n_models entries; a
+ * model that fails is recorded (failed, error) and the others go on.
+ * Errors: JC_EINVAL (config), JC_ENOTFOUND (not a ranking model), errors
+ * of the sample job, JC_ECANCELED.
+ */
+int jc_eval_ctr_run(const struct jc_catalog *cat, const struct jc_eval_ctr_config *cfg,
+                    struct jc_eval_ctr_result *out);
+/* Adds the CTR table (model, AUC, GAUC, logloss, rows, seconds) and the
+ * training curves (validation AUC and training loss per epoch) to the
+ * report (html and results.json "ctr"). */
+int jc_eval_report_add_ctr(struct jc_eval_report *r, const struct jc_eval_ctr_result *res,
+                           size_t n);
 
 /* ---- score files (fixed scores for cross-checks and benchmarks) --------- */
 

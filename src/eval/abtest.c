@@ -19,6 +19,8 @@
 #include <junco/error.h>
 #include <junco/event.h>
 
+#include <cjson/cJSON.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,13 +319,13 @@ static int find_variant(struct experiment *e, const char *s, size_t n, size_t *o
     return JC_OK;
 }
 
-int jc_ab_tally_add(struct jc_ab_tally *t, const struct jc_event *ev)
+/* Counts one (experiment, variant) assignment of an exposure or a click
+ * (variant_len 0: a click credited through the user's first exposure). */
+static int count_one(struct jc_ab_tally *t, const struct jc_event *ev, int is_exp, const char *exp,
+                     size_t exp_len, const char *var, size_t var_len)
 {
-    int is_exp = ev->type == JC_EV_IMPRESSION, is_click = ev->type == JC_EV_CLICK;
-    if ((!is_exp && !is_click) || ev->experiment_len == 0)
-        return JC_OK;
     size_t ei = 0, vi = 0;
-    int rc = find_exp(t, ev->experiment, ev->experiment_len, &ei);
+    int rc = find_exp(t, exp, exp_len, &ei);
     if (rc)
         return rc;
     struct experiment *e = &t->exp[ei];
@@ -336,8 +338,8 @@ int jc_ab_tally_add(struct jc_ab_tally *t, const struct jc_event *ev)
     size_t ukey = kl;
     memcpy(key + kl, ev->user, ul);
     kl += ul;
-    int has_variant = ev->variant_len > 0;
-    if (has_variant && (rc = find_variant(e, ev->variant, ev->variant_len, &vi)))
+    int has_variant = var_len > 0;
+    if (has_variant && (rc = find_variant(e, var, var_len, &vi)))
         return rc;
     if (is_exp) {
         if (!has_variant)
@@ -370,6 +372,68 @@ int jc_ab_tally_add(struct jc_ab_tally *t, const struct jc_event *ev)
         e->v[first].clicks++;
     else
         e->unattributed++;
+    return JC_OK;
+}
+
+/* The "ab" object of an event's context ({"ab":{"exp":"variant",...}}), as
+ * the serving layer writes it into exposures: every layer's assignment.
+ * Returns the parsed root (caller deletes) and sets *ab, or NULL. */
+static cJSON *context_ab(const struct jc_event *ev, const cJSON **ab)
+{
+    *ab = NULL;
+    if (ev->context_len == 0 || ev->context == NULL)
+        return NULL;
+    cJSON *root = cJSON_ParseWithLength(ev->context, ev->context_len);
+    if (root == NULL)
+        return NULL;
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, "ab");
+    if (cJSON_IsObject(x) && x->child)
+        *ab = x;
+    return root;
+}
+
+int jc_ab_tally_add(struct jc_ab_tally *t, const struct jc_event *ev)
+{
+    int is_exp = ev->type == JC_EV_IMPRESSION, is_click = ev->type == JC_EV_CLICK;
+    if ((!is_exp && !is_click) || ev->experiment_len == 0)
+        return JC_OK;
+    const cJSON *ab;
+    cJSON *root = context_ab(ev, &ab);
+    int rc = JC_OK, own_seen = 0;
+    /* every layer's assignment carried by the context */
+    for (const cJSON *m = ab ? ab->child : NULL; m && rc == JC_OK; m = m->next) {
+        if (!cJSON_IsString(m) || m->string == NULL || m->string[0] == '\0')
+            continue;
+        size_t el = strlen(m->string), vl = strlen(m->valuestring);
+        if (el >= NAME_CAP || vl >= NAME_CAP)
+            continue;
+        own_seen |= el == ev->experiment_len && memcmp(m->string, ev->experiment, el) == 0;
+        rc = count_one(t, ev, is_exp, m->string, el, m->valuestring, vl);
+    }
+    cJSON_Delete(root);
+    if (rc || own_seen)
+        return rc;
+    /* the event's own experiment (the first layer) */
+    if ((rc = count_one(t, ev, is_exp, ev->experiment, ev->experiment_len, ev->variant,
+                        ev->variant_len)) ||
+        !is_click || ab)
+        return rc;
+    /* a click without the layers: credited in every other experiment in
+     * which the user was exposed, to the variant of the first exposure */
+    size_t ul = ev->user_len > JC_EVENT_MAX_ID ? JC_EVENT_MAX_ID : ev->user_len;
+    for (size_t i = 0; i < t->n_exp; i++) {
+        struct experiment *e = &t->exp[i];
+        if (strlen(e->name) == ev->experiment_len &&
+            memcmp(e->name, ev->experiment, ev->experiment_len) == 0)
+            continue;
+        char key[4 + JC_EVENT_MAX_ID];
+        key[0] = (char)('A' + i % 64);
+        key[1] = 0x1f;
+        memcpy(key + 2, ev->user, ul);
+        uint32_t first;
+        if (jc_strmap_get(&t->first, key, 2 + ul, &first))
+            e->v[first].clicks++;
+    }
     return JC_OK;
 }
 

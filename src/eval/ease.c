@@ -11,6 +11,10 @@
  * training items (a contiguous m-float accumulation per worker), scattered
  * to catalogue ids; items outside the model score -infinity (last, ties by
  * id). Memory: one m x m float matrix.
+ * With far fewer users than items (ml-latest-small: 610 x ~9000) the fit
+ * uses the dual form instead (linalg.c, jc_eval__ease_dual: Woodbury
+ * identity, an nu x nu inverse and one sgemm), the same B up to rounding,
+ * about 10x faster than the m x m Cholesky inverse.
  */
 #include <junco/eval.h>
 
@@ -20,6 +24,10 @@
 
 #include <math.h>
 #include <string.h>
+
+/* The dual (Woodbury) form is used when the training part has at most this
+ * many users and at most half as many users as modelled items. */
+#define JC_EASE_DUAL_MAX_USERS 8192u
 
 struct ease {
     uint32_t n_users, n_items, m;
@@ -154,8 +162,15 @@ int jc_scorer_ease(struct jc_scorer **out, const struct jc_eval_part *train,
         }
     }
     e->u_off[nu] = w;
-    /* G = X^T X from dense blocks of users (BLAS syrk), upper triangle. */
     float *g = e->b;
+    if (nu <= JC_EASE_DUAL_MAX_USERS && (uint64_t)nu * 2 <= m) {
+        /* fewer users than items: the dual form inverts nu x nu only */
+        jc_progress_report(&cfg->progress, "ease dual", 1, 2, "steps", NULL);
+        if ((rc = jc_eval__ease_dual(e->u_off, e->u_idx, nu, m, cfg->lambda, g)))
+            goto fail;
+        goto built;
+    }
+    /* G = X^T X from dense blocks of users (BLAS syrk), upper triangle. */
     size_t block = ((size_t)64 << 20) / ((size_t)(m ? m : 1) * sizeof(float));
     if (block < 16)
         block = 16;
@@ -196,6 +211,7 @@ int jc_scorer_ease(struct jc_scorer **out, const struct jc_eval_part *train,
             row[j] = i == j ? 0.0f : -row[j] / diag[j];
     }
     jc_free(diag);
+built:
     jc_free(cnt);
     cnt = NULL;
     struct jc_scorer *s;

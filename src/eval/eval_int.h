@@ -71,6 +71,19 @@ int jc_eval__spd_inverse(float *a, size_t n);
  */
 int jc_eval__gram_update(const float *x, size_t rows, size_t m, float *g);
 
+/*
+ * EASE in the dual (Woodbury) form, for fewer users than items: with X the
+ * nu x m binary matrix of the users' model indices (user a owns
+ * u_idx[u_off[a]..u_off[a+1])), (lambda I + X^T X)^-1 =
+ * (I - X^T (lambda I + X X^T)^-1 X) / lambda, so only an nu x nu matrix is
+ * inverted (double Cholesky) and one m x nu x m product is formed (sgemm).
+ * Writes B = I - P / diag(P) (zero diagonal) into b (m x m row-major,
+ * leading dim m). Mathematically the same B as the primal form; in floating
+ * point it differs in the last bits. linalg.c.
+ */
+int jc_eval__ease_dual(const uint64_t *u_off, const uint32_t *u_idx, uint32_t nu, uint32_t m,
+                       double lambda, float *b);
+
 /* The reference kernel for the tests: Gauss-Jordan inverse in double of the
  * same matrix (n x n row-major), into out. linalg.c. */
 int jc_eval__spd_inverse_ref(const float *a, size_t n, double *out);
@@ -84,6 +97,19 @@ void jc_eval__builtin_models(void);
 int jc_eval__model_add(const struct jc_eval_model *m);
 /* Registers "ials" and "bpr" (embeddings module adapters). mf_adapter.c. */
 void jc_eval__register_mf(void);
+/* Registers the ranking models of the zoo ("lr" ... "dcn", params epochs
+ * and negatives). deep.c. */
+void jc_eval__register_deep(void);
+
+/* Writes the part as a catalog file at path with the user / item ids,
+ * genres and years of cat and only the part's interactions (value 1 when
+ * the part has none), so models trained on it see exactly the training
+ * data and keep the evaluation's ids. JC_EINTERNAL if cat's ids are not
+ * dense in order; builder and I/O errors. deep.c. */
+int jc_eval__write_part_catalog(const struct jc_catalog *cat, const struct jc_eval_part *p,
+                                const char *path);
+/* Registers "pipeline" (pipeline.c). */
+void jc_eval__register_pipeline(void);
 
 /* ---- the report (filled by suite.c, rendered by report.c) ---------------- */
 
@@ -132,6 +158,8 @@ struct jc_eval_report {
     struct jc_eval__proto_run *protos; /* n_protos */
     size_t n_extras;
     struct jc_eval__extra *extras;
+    size_t n_ctr; /* the CTR protocol's table (jc_eval_report_add_ctr) */
+    struct jc_eval_ctr_result *ctr;
 };
 
 #endif

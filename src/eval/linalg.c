@@ -31,6 +31,98 @@ extern void ssyrk_(const char *uplo, const char *trans, const int *n, const int 
                    const float *alpha, const float *a, const int *lda, const float *beta, float *c,
                    const int *ldc, size_t uplo_len, size_t trans_len);
 
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info,
+                    size_t uplo_len);
+extern void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info,
+                    size_t uplo_len);
+extern void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+                   const float *alpha, const float *a, const int *lda, const float *b,
+                   const int *ldb, const float *beta, float *c, const int *ldc, size_t ta_len,
+                   size_t tb_len);
+
+int jc_eval__ease_dual(const uint64_t *u_off, const uint32_t *u_idx, uint32_t nu, uint32_t m,
+                       double lambda, float *b)
+{
+    if (nu == 0 || m == 0)
+        return JC_OK;
+    if (m > 46340 || nu > 46340)
+        return jc_err_set(JC_ELIMIT, "linalg: EASE dual form of %u x %u is too large", nu, m);
+    size_t un = nu, mn = m;
+    float *x = jc_calloc(un * mn, sizeof *x);
+    float *y = jc_malloc_array(un * mn, sizeof *y);
+    double *k = jc_calloc(un * un, sizeof *k);
+    float *kf = jc_malloc_array(un * un, sizeof *kf);
+    double *q = jc_malloc_array(mn, sizeof *q);
+    int rc = JC_OK;
+    if (!x || !y || !k || !kf || !q) {
+        rc = JC_ENOMEM;
+        goto done;
+    }
+    for (uint32_t a = 0; a < nu; a++)
+        for (uint64_t p = u_off[a]; p < u_off[a + 1]; p++)
+            x[(size_t)a * mn + u_idx[p]] = 1.0f;
+    /* K = lambda I + X X^T (exact integer counts), lower triangle a >= c */
+    for (uint32_t a = 0; a < nu; a++) {
+        const float *xa = x + (size_t)a * mn;
+        for (uint32_t c = 0; c <= a; c++) {
+            double s = 0;
+            for (uint64_t p = u_off[c]; p < u_off[c + 1]; p++)
+                s += xa[u_idx[p]];
+            k[(size_t)a * un + c] = s + (a == c ? lambda : 0.0);
+        }
+    }
+    /* row-major lower = column-major upper */
+    int n = (int)nu, info = 0;
+    const char up = 'U';
+    dpotrf_(&up, &n, k, &n, &info, 1);
+    if (info != 0) {
+        rc = jc_err_set(JC_EINTERNAL, "linalg: EASE dual Cholesky failed (dpotrf info %d)", info);
+        goto done;
+    }
+    dpotri_(&up, &n, k, &n, &info, 1);
+    if (info != 0) {
+        rc = jc_err_set(JC_EINTERNAL, "linalg: EASE dual inverse failed (dpotri info %d)", info);
+        goto done;
+    }
+    for (size_t a = 0; a < un; a++)
+        for (size_t c = 0; c <= a; c++)
+            kf[a * un + c] = kf[c * un + a] = (float)k[a * un + c];
+    /* Y = K^-1 X: column-major Yc (m x nu) = Xc (m x nu) * Kinv (nu x nu) */
+    const float one = 1.0f, zero = 0.0f;
+    const char nn = 'N', tt = 'T';
+    int mi = (int)m;
+    sgemm_(&nn, &nn, &mi, &n, &n, &one, x, &mi, kf, &n, &zero, y, &mi, 1, 1);
+    /* q_j = x_j^T K^-1 x_j in double */
+    for (size_t j = 0; j < mn; j++)
+        q[j] = 0;
+    for (uint32_t a = 0; a < nu; a++)
+        for (uint64_t p = u_off[a]; p < u_off[a + 1]; p++)
+            q[u_idx[p]] += (double)y[(size_t)a * mn + u_idx[p]];
+    /* b = X^T Y (m x m): column-major = Yc * Xc^T */
+    sgemm_(&nn, &tt, &mi, &mi, &n, &one, y, &mi, x, &mi, &zero, b, &mi, 1, 1);
+    /* P = (I - X^T Y) / lambda; B_ij = -P_ij / P_jj = (X^T Y)_ij / (1 - q_j) */
+    for (size_t j = 0; j < mn; j++) {
+        double d = 1.0 - q[j];
+        if (!(d > 0)) {
+            rc = jc_err_set(JC_EINTERNAL, "linalg: EASE dual: diagonal %g of item %zu", d, j);
+            goto done;
+        }
+        q[j] = 1.0 / d;
+    }
+    for (size_t i = 0; i < mn; i++) {
+        float *row = b + i * mn;
+        for (size_t j = 0; j < mn; j++)
+            row[j] = i == j ? 0.0f : (float)((double)row[j] * q[j]);
+    }
+done:
+    jc_free(x);
+    jc_free(y);
+    jc_free(k);
+    jc_free(kf);
+    jc_free(q);
+    return rc;
+}
+
 int jc_eval__gram_update(const float *x, size_t rows, size_t m, float *g)
 {
     if (rows == 0 || m == 0)

@@ -155,6 +155,8 @@ void jc_eval__builtin_models(void)
     jc_eval__model_add(&knn);
     jc_eval__model_add(&ease);
     jc_eval__register_mf();
+    jc_eval__register_deep();
+    jc_eval__register_pipeline();
 }
 
 /* ---- search ------------------------------------------------------------- */

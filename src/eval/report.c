@@ -98,6 +98,87 @@ int jc_eval_report_add_table(struct jc_eval_report *r, const char *section, size
     return JC_OK;
 }
 
+int jc_eval_report_add_ctr(struct jc_eval_report *r, const struct jc_eval_ctr_result *res, size_t n)
+{
+    if (n == 0 || n > JC_EVAL_MAX_MODELS)
+        return jc_err_set(JC_EINVAL, "report: %zu CTR rows", n);
+    struct jc_eval_ctr_result *c = jc_malloc_array(n, sizeof *c);
+    if (c == NULL)
+        return JC_ENOMEM;
+    memcpy(c, res, n * sizeof *c);
+    char cells[JC_EVAL_MAX_MODELS][7][64];
+    const char *ptr[JC_EVAL_MAX_MODELS * 7];
+    static const char *const header[7] = {"model",     "AUC",        "GAUC",   "logloss",
+                                          "test rows", "train rows", "seconds"};
+    for (size_t i = 0; i < n; i++) {
+        const struct jc_eval_ctr_result *x = &res[i];
+        snprintf(cells[i][0], 64, "%s", x->model);
+        if (x->failed) {
+            snprintf(cells[i][1], 64, "failed");
+            for (int k = 2; k < 7; k++)
+                cells[i][k][0] = '\0';
+        } else {
+            snprintf(cells[i][1], 64, "%.4f", x->test.auc);
+            snprintf(cells[i][2], 64, "%.4f", x->test.gauc);
+            snprintf(cells[i][3], 64, "%.4f", x->test.logloss);
+            snprintf(cells[i][4], 64, "%" PRIu64, x->test.n);
+            snprintf(cells[i][5], 64, "%" PRIu64, x->n_train);
+            snprintf(cells[i][6], 64, "%.1f", x->seconds);
+        }
+        for (int k = 0; k < 7; k++)
+            ptr[i * 7 + (size_t)k] = cells[i][k];
+    }
+    int rc = jc_eval_report_add_table(
+        r,
+        "CTR protocol: ranking models on the temporal split (explicit labels rating >= 3.5, "
+        "point-in-time features; AUC, GAUC by user, logloss on the test rows)",
+        7, header, n, ptr);
+    if (rc) {
+        jc_free(c);
+        return rc;
+    }
+    jc_free(r->ctr);
+    r->ctr = c;
+    r->n_ctr = n;
+    /* training curves: validation AUC and training loss per epoch */
+    static const char *const what[2] = {"validation AUC", "training loss"};
+    static const char *const ids[2] = {"ctr-auc", "ctr-loss"};
+    for (int k = 0; k < 2 && rc == JC_OK; k++) {
+        struct jc_plot_config pc;
+        jc_plot_config_default(&pc);
+        pc.title = what[k];
+        pc.x_label = "epoch";
+        pc.y_label = what[k];
+        pc.id = ids[k];
+        pc.markers = 1;
+        pc.legend = k ? JC_PLOT_LEGEND_TOP_RIGHT : JC_PLOT_LEGEND_BOTTOM_RIGHT;
+        struct jc_plot *pl;
+        if ((rc = jc_plot_create(&pl, &pc)))
+            break;
+        size_t lines = 0;
+        for (size_t i = 0; i < n && rc == JC_OK; i++) {
+            const struct jc_eval_ctr_result *x = &res[i];
+            double ex[16], ey[16];
+            size_t m = 0;
+            for (uint32_t e = 0; e < x->n_epochs && e < 16; e++) {
+                double v = k ? x->train_loss[e] : x->valid_auc[e];
+                if (isfinite(v)) {
+                    ex[m] = e + 1;
+                    ey[m++] = v;
+                }
+            }
+            if (x->failed || m == 0)
+                continue;
+            rc = jc_plot_line(pl, x->model, ex, ey, m);
+            lines++;
+        }
+        if (rc == JC_OK && lines)
+            rc = jc_eval_report_add_plot(r, "CTR protocol: training curves", pl);
+        jc_plot_destroy(pl);
+    }
+    return rc;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static void fmt_params(const struct jc_eval__model_run *m, char *out, size_t cap)
@@ -242,6 +323,37 @@ int jc_eval_report_json(const struct jc_eval_report *r, struct jc_buf *out)
         jc_json_obj_end(&j);
     }
     jc_json_arr_end(&j);
+    if (r->n_ctr) {
+        jc_json_key(&j, "ctr");
+        jc_json_arr_begin(&j);
+        for (size_t i = 0; i < r->n_ctr; i++) {
+            const struct jc_eval_ctr_result *x = &r->ctr[i];
+            jc_json_obj_begin(&j);
+            jc_json_kv_str(&j, "model", x->model);
+            if (x->failed) {
+                jc_json_kv_str(&j, "error", x->error);
+            } else {
+                jc_json_kv_double(&j, "auc", x->test.auc);
+                jc_json_kv_double(&j, "gauc", x->test.gauc);
+                jc_json_kv_double(&j, "logloss", x->test.logloss);
+                jc_json_kv_int(&j, "test_rows", (int64_t)x->test.n);
+                jc_json_kv_int(&j, "train_rows", (int64_t)x->n_train);
+                jc_json_kv_double(&j, "seconds", x->seconds);
+                jc_json_key(&j, "valid_auc_by_epoch");
+                jc_json_arr_begin(&j);
+                for (uint32_t e = 0; e < x->n_epochs && e < 16; e++)
+                    jc_json_double(&j, x->valid_auc[e]);
+                jc_json_arr_end(&j);
+                jc_json_key(&j, "train_loss_by_epoch");
+                jc_json_arr_begin(&j);
+                for (uint32_t e = 0; e < x->n_epochs && e < 16; e++)
+                    jc_json_double(&j, x->train_loss[e]);
+                jc_json_arr_end(&j);
+            }
+            jc_json_obj_end(&j);
+        }
+        jc_json_arr_end(&j);
+    }
     jc_json_obj_end(&j);
     return jc_json_finish(&j);
 }
@@ -287,6 +399,21 @@ int jc_eval_report_text(const struct jc_eval_report *r, struct jc_buf *out)
         if (rc == JC_OK)
             rc = jc_buf_printf(out, "   (K = %u%s)\n\n", k0, sampled ? ", sampled" : "");
     }
+    if (rc == JC_OK && r->n_ctr)
+        rc = jc_buf_printf(out,
+                           "== CTR protocol: ranking models, temporal split [ctr]\n"
+                           "   %-12s %9s %9s %9s %9s\n",
+                           "model", "auc", "gauc", "logloss", "rows");
+    for (size_t i = 0; i < r->n_ctr && rc == JC_OK; i++) {
+        const struct jc_eval_ctr_result *x = &r->ctr[i];
+        if (x->failed)
+            rc = jc_buf_printf(out, "   %-12s failed: %s\n", x->model, x->error);
+        else
+            rc = jc_buf_printf(out, "   %-12s %9.4f %9.4f %9.4f %9" PRIu64 "\n", x->model,
+                               x->test.auc, x->test.gauc, x->test.logloss, x->test.n);
+    }
+    if (rc == JC_OK && r->n_ctr)
+        rc = jc_buf_printf(out, "\n");
     return rc;
 }
 
@@ -632,6 +759,19 @@ static int render_html(const struct jc_eval_report *r, struct jc_buf *out)
         h(&w, "<li><a href=\"#proto-%s\">%s</a></li>\n", jc_eval_protocol_name(r->protos[p].proto),
           jc_eval_protocol_title(r->protos[p].proto));
     h(&w, "<li><a href=\"#more\">More: ROC / PR and training curves</a></li>\n</ul>\n");
+    /* what each model is and how it was trained (deep models, pipeline) */
+    if (r->n_protos) {
+        h(&w, "<p class=\"meta\">Models:</p>\n<ul class=\"meta\">\n");
+        const struct jc_eval__proto_run *p0 = &r->protos[0];
+        for (size_t m = 0; m < p0->n_models; m++) {
+            h(&w, "<li><b>");
+            esc(&w, p0->models[m].model->name);
+            h(&w, "</b>: ");
+            esc(&w, p0->models[m].model->description ? p0->models[m].model->description : "");
+            h(&w, "</li>\n");
+        }
+        h(&w, "</ul>\n");
+    }
     for (size_t p = 0; p < r->n_protos && w.rc == JC_OK; p++) {
         const struct jc_eval__proto_run *pr = &r->protos[p];
         const struct jc_split_info *s = &pr->split;

@@ -84,6 +84,7 @@ void jc_eval_report_destroy(struct jc_eval_report *r)
         jc_free(x->cells);
     }
     jc_free(r->extras);
+    jc_free(r->ctr);
     jc_free(r->protos);
     jc_free(r);
 }
@@ -215,6 +216,10 @@ static int run_split(struct ctx *c, enum jc_split_kind kind, const enum jc_eval_
         uint64_t t_model = jc_now_ns();
         double best[2] = {-INFINITY, -INFINITY};
         int fail_rc = 0;
+        /* a top-n-only scorer (the serving pipeline) cannot be ranked
+         * against sampled negatives: that protocol is recorded as not
+         * supported, the other one of the split goes on */
+        int skip[2] = {0, 0};
         for (size_t t = 0; t < nt && !fail_rc; t++) {
             snprintf(stage, sizeof stage, "%s/%s", jc_split_kind_name(kind), m->name);
             note(c, stage, t, nt, "search");
@@ -226,6 +231,16 @@ static int run_split(struct ctx *c, enum jc_split_kind kind, const enum jc_eval_
                 break;
             double fs = (double)(jc_now_ns() - t0) * 1e-9;
             for (size_t p = 0; p < n_protos && !fail_rc; p++) {
+                if (!skip[p] && ec[p].mode == JC_EVAL_SAMPLED && s->score == NULL) {
+                    skip[p] = 1;
+                    mr[p]->failed = JC_EINVAL;
+                    snprintf(mr[p]->error, sizeof mr[p]->error,
+                             "not supported: sampled ranking needs scores of arbitrary items and "
+                             "%s only returns its top-n list",
+                             m->name);
+                }
+                if (skip[p])
+                    continue;
                 struct jc_eval_result r;
                 struct jc_search_trial *tr = &mr[p]->search.trials[t];
                 memcpy(tr->params, plan[t], sizeof tr->params);
@@ -250,7 +265,10 @@ static int run_split(struct ctx *c, enum jc_split_kind kind, const enum jc_eval_
         for (size_t p = 0; p < n_protos && !fail_rc; p++) {
             memcpy(mr[p]->params, plan[mr[p]->search.best], sizeof mr[p]->params);
             mr[p]->valid_objective = best[p];
-            if (p == 1 && memcmp(mr[1]->params, mr[0]->params, sizeof mr[0]->params) == 0) {
+            if (skip[p])
+                continue;
+            if (p == 1 && !skip[0] &&
+                memcmp(mr[1]->params, mr[0]->params, sizeof mr[0]->params) == 0) {
                 final[1] = final[0];
                 final_fit[1] = final_fit[0];
                 continue;
@@ -264,7 +282,8 @@ static int run_split(struct ctx *c, enum jc_split_kind kind, const enum jc_eval_
         }
         for (size_t p = 0; p < n_protos && !fail_rc; p++) {
             mr[p]->fit_seconds = final_fit[p];
-            fail_rc = jc_eval_run(&ec[p], final[p], &trval, &test, &mr[p]->test);
+            if (!skip[p])
+                fail_rc = jc_eval_run(&ec[p], final[p], &trval, &test, &mr[p]->test);
         }
         if (final[1] != final[0])
             jc_scorer_destroy(final[1]);
@@ -272,7 +291,7 @@ static int run_split(struct ctx *c, enum jc_split_kind kind, const enum jc_eval_
         double total = (double)(jc_now_ns() - t_model) * 1e-9;
         for (size_t p = 0; p < n_protos; p++) {
             mr[p]->total_seconds = total;
-            if (fail_rc) {
+            if (fail_rc && !skip[p]) {
                 mr[p]->failed = fail_rc;
                 snprintf(mr[p]->error, sizeof mr[p]->error, "%s",
                          jc_errcode() == fail_rc ? jc_errmsg() : jc_strerror(fail_rc));

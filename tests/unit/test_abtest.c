@@ -223,12 +223,88 @@ static void test_tally(void **state)
     jc_ab_tally_destroy(t);
 }
 
+/* Exposures carrying every layer's assignment in the context (as serving
+ * writes them), clicks with and without it: exact counts per layer. */
+static void test_tally_layers(void **state)
+{
+    (void)state;
+    struct jc_ab_tally *t;
+    assert_int_equal(jc_ab_tally_create(&t), JC_OK);
+    struct jc_event evs[8];
+    evs[0] = ev(JC_EV_IMPRESSION, "u1", "rank", "a");
+    evs[0].context = "{\"pos\":1,\"n\":2,\"scene\":\"home\",\"ab\":{\"rank\":\"a\","
+                     "\"recall\":\"x\",\"rerank\":\"p\"}}";
+    evs[1] = ev(JC_EV_IMPRESSION, "u1", "rank", "a");
+    evs[1].context = evs[0].context;
+    evs[2] = ev(JC_EV_IMPRESSION, "u2", "rank", "b");
+    evs[2].context = "{\"pos\":1,\"n\":1,\"ab\":{\"rank\":\"b\",\"recall\":\"x\","
+                     "\"rerank\":\"q\"}}";
+    evs[3] = ev(JC_EV_IMPRESSION, "u3", "rank", "b");
+    evs[3].context = "{\"pos\":1,\"n\":1,\"ab\":{\"rank\":\"b\",\"recall\":\"y\","
+                     "\"rerank\":\"p\"}}";
+    /* a click carrying the layers */
+    evs[4] = ev(JC_EV_CLICK, "u1", "rank", "a");
+    evs[4].context = "{\"ab\":{\"rank\":\"a\",\"recall\":\"x\",\"rerank\":\"p\"}}";
+    /* a click with only the first layer: other layers via first exposure */
+    evs[5] = ev(JC_EV_CLICK, "u3", "rank", "b");
+    /* a click with no variant at all: first layer via first exposure too */
+    evs[6] = ev(JC_EV_CLICK, "u2", "rank", NULL);
+    /* a malformed context is ignored (counted by the event's own fields) */
+    evs[7] = ev(JC_EV_IMPRESSION, "u4", "rank", "a");
+    evs[7].context = "{\"ab\":";
+    for (size_t i = 0; i < 8; i++) {
+        if (evs[i].context)
+            evs[i].context_len = strlen(evs[i].context);
+        assert_int_equal(jc_ab_tally_add(t, &evs[i]), JC_OK);
+    }
+    assert_int_equal(jc_ab_tally_n_experiments(t), 3);
+    assert_string_equal(jc_ab_tally_experiment(t, 0), "rank");
+    assert_string_equal(jc_ab_tally_experiment(t, 1), "recall");
+    assert_string_equal(jc_ab_tally_experiment(t, 2), "rerank");
+    struct jc_ab_variant v[4];
+    uint64_t un;
+    /* rank: a = u1 x2 + u4, 1 click; b = u2 + u3, clicks u3 + u2 */
+    assert_int_equal(jc_ab_tally_variants(t, "rank", v, 4, &un), 2);
+    assert_string_equal(v[0].name, "a");
+    assert_int_equal(v[0].exposures, 3);
+    assert_int_equal(v[0].units, 2);
+    assert_int_equal(v[0].clicks, 1);
+    assert_string_equal(v[1].name, "b");
+    assert_int_equal(v[1].exposures, 2);
+    assert_int_equal(v[1].units, 2);
+    assert_int_equal(v[1].clicks, 2);
+    assert_int_equal(un, 0);
+    /* recall: x = u1 x2 + u2, clicks u1 (context) + u2? no: u2's click has
+     * no layers and its own experiment is rank -> credited via first
+     * exposure in recall (x); y = u3, click u3 via first exposure */
+    assert_int_equal(jc_ab_tally_variants(t, "recall", v, 4, &un), 2);
+    assert_string_equal(v[0].name, "x");
+    assert_int_equal(v[0].exposures, 3);
+    assert_int_equal(v[0].units, 2);
+    assert_int_equal(v[0].clicks, 2);
+    assert_string_equal(v[1].name, "y");
+    assert_int_equal(v[1].exposures, 1);
+    assert_int_equal(v[1].units, 1);
+    assert_int_equal(v[1].clicks, 1);
+    /* rerank: p = u1 x2 + u3, clicks u1 + u3; q = u2, click u2 */
+    assert_int_equal(jc_ab_tally_variants(t, "rerank", v, 4, &un), 2);
+    assert_string_equal(v[0].name, "p");
+    assert_int_equal(v[0].exposures, 3);
+    assert_int_equal(v[0].units, 2);
+    assert_int_equal(v[0].clicks, 2);
+    assert_string_equal(v[1].name, "q");
+    assert_int_equal(v[1].exposures, 1);
+    assert_int_equal(v[1].clicks, 1);
+    jc_ab_tally_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distributions), cmocka_unit_test(test_wilson),
         cmocka_unit_test(test_two_variants),  cmocka_unit_test(test_three_variants),
         cmocka_unit_test(test_bad_input),     cmocka_unit_test(test_tally),
+        cmocka_unit_test(test_tally_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,6 +199,55 @@ static void test_ease_against_reference(void **state)
     free(items);
 }
 
+/* Fewer users than items: the dual (Woodbury) form against the same
+ * double-precision reference, for a small and a large lambda. */
+static void test_ease_dual_against_reference(void **state)
+{
+    (void)state;
+    uint32_t nu = 12, ni = 60;
+    uint64_t off[13];
+    uint32_t *items = malloc(nu * ni * sizeof *items);
+    struct jc_eval_part p;
+    random_part(&p, off, items, nu, ni, 11);
+    static const double lambdas[2] = {0.5, 50};
+    float *g = calloc((size_t)ni * ni, sizeof *g);
+    double *pinv = malloc((size_t)ni * ni * sizeof *pinv);
+    for (int l = 0; l < 2; l++) {
+        struct jc_ease_config c;
+        jc_ease_config_default(&c);
+        c.lambda = lambdas[l];
+        struct jc_scorer *s;
+        assert_int_equal(jc_scorer_ease(&s, &p, &c), JC_OK);
+        const float *b;
+        const uint32_t *mi;
+        uint32_t m;
+        assert_int_equal(jc_scorer_ease_weights(s, &b, &mi, &m), JC_OK);
+        assert_int_equal(m, ni);
+        memset(g, 0, (size_t)ni * ni * sizeof *g);
+        for (uint32_t u = 0; u < nu; u++)
+            for (uint64_t a = off[u]; a < off[u + 1]; a++)
+                for (uint64_t q = off[u]; q < off[u + 1]; q++)
+                    g[items[a] * ni + items[q]] += 1;
+        for (uint32_t i = 0; i < ni; i++)
+            g[i * ni + i] += (float)lambdas[l];
+        assert_int_equal(jc_eval__spd_inverse_ref(g, ni, pinv), JC_OK);
+        double maxdiff = 0, maxabs = 0;
+        for (uint32_t i = 0; i < ni; i++)
+            for (uint32_t j = 0; j < ni; j++) {
+                double want = i == j ? 0.0 : -pinv[i * ni + j] / pinv[j * ni + j];
+                double d = fabs(want - b[i * ni + j]);
+                maxdiff = d > maxdiff ? d : maxdiff;
+                maxabs = fabs(want) > maxabs ? fabs(want) : maxabs;
+            }
+        assert_true(maxabs > 0.01);
+        assert_true(maxdiff < 1e-4 * (maxabs > 1 ? maxabs : 1));
+        jc_scorer_destroy(s);
+    }
+    free(g);
+    free(pinv);
+    free(items);
+}
+
 static void test_search_plans(void **state)
 {
     (void)state;
@@ -555,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_popularity),
         cmocka_unit_test(test_itemknn_by_hand),
         cmocka_unit_test(test_ease_against_reference),
+        cmocka_unit_test(test_ease_dual_against_reference),
         cmocka_unit_test(test_search_plans),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_suite_and_report),
