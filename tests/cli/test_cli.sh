@@ -46,6 +46,7 @@ run 1 "bad junco.ini" -- "$JUNCO" --home "$H" config dump
 check "error names file:line" -- 'grep -q "junco.ini:3: core.threads: -5 is outside" $ERR'
 run 0 "config docs" -- "$JUNCO" config docs
 check "docs list every section" -- 'grep -q "^## \[core\]" $OUT && grep -q "| \`seed\` | INT | \`42\`" $OUT'
+check "docs/CONFIG.md is current (regenerate with make docs)" -- 'cmp -s "$OUT" "$JC_SRC/docs/CONFIG.md"'
 run 2 "option value missing" -- "$JUNCO" --home "$H" stats --top
 run 2 "bad integer option" -- "$JUNCO" --home "$H" stats --top ten
 finish
