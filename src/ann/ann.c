@@ -688,6 +688,60 @@ static int cmp_hits(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+#define RADIX_HITS_MAX 256 /* sort_hits_radix works on the stack up to this */
+
+struct keyed_pair {
+    uint64_t key;
+    struct jc_ann__pair p;
+};
+
+/* The order of cmp_hits (score desc, id asc) as an ascending uint64: the
+ * score's bits mapped to an order-preserving unsigned integer (-0 keyed as
+ * +0, which compare equal), inverted, above the id. Not for NaN. */
+static inline uint64_t hit_key(struct jc_ann__pair p)
+{
+    float d = p.d == 0.0f ? 0.0f : p.d;
+    uint32_t b;
+    memcpy(&b, &d, sizeof b);
+    uint32_t asc = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return ((uint64_t)~asc << 32) | p.id;
+}
+
+/* Sorts pairs[0..n) (n <= RADIX_HITS_MAX, no NaN score) in the order of
+ * cmp_hits without comparison callbacks: a stable LSD radix sort over the
+ * bytes of hit_key, skipping bytes that are equal in every key. */
+static void sort_hits_radix(struct jc_ann__pair *pairs, size_t n)
+{
+    struct keyed_pair a[RADIX_HITS_MAX], b[RADIX_HITS_MAX];
+    uint32_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++) {
+        a[i].p = pairs[i];
+        a[i].key = hit_key(pairs[i]);
+        for (int d = 0; d < 8; d++)
+            hist[d][(a[i].key >> (8 * d)) & 0xff]++;
+    }
+    struct keyed_pair *src = a, *dst = b;
+    for (int d = 0; d < 8; d++) {
+        uint32_t *h = hist[d];
+        if (h[(src[0].key >> (8 * d)) & 0xff] == n)
+            continue;
+        uint32_t sum = 0;
+        for (int v = 0; v < 256; v++) {
+            uint32_t c = h[v];
+            h[v] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[(src[i].key >> (8 * d)) & 0xff]++] = src[i];
+        struct keyed_pair *t = src;
+        src = dst;
+        dst = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        pairs[i] = src[i].p;
+}
+
 uint32_t jc_ann__finish(const struct jc_ann *ix, struct jc_ann__pair *pairs, size_t have,
                         uint32_t k, struct jc_ann_hit *out)
 {
@@ -712,8 +766,15 @@ uint32_t jc_ann__finish(const struct jc_ann *ix, struct jc_ann__pair *pairs, siz
         pairs[i].id = ix->labels[pairs[i].id];
     }
     /* by (score desc, id asc): insertion sort for the usual small k */
-    if (have > 32)
-        qsort(pairs, have, sizeof *pairs, cmp_hits);
+    if (have > 32) {
+        int nan = 0;
+        for (size_t i = 0; i < have; i++)
+            nan |= isnan(pairs[i].d);
+        if (have <= RADIX_HITS_MAX && !nan)
+            sort_hits_radix(pairs, have);
+        else
+            qsort(pairs, have, sizeof *pairs, cmp_hits);
+    }
     for (size_t i = 1; i < have; i++) {
         struct jc_ann__pair x = pairs[i];
         size_t j = i;

@@ -8,6 +8,16 @@
  * one increment instead of a memset of n_items entries. Candidate lists are
  * bounded by the sum of the scene's quotas.
  *
+ * A snapshot never changes, so what a request derives from the snapshot and
+ * the user alone is kept in the snapshot (state.h) and reused: the user
+ * vector built from the catalog history (emb_user) and the user's ranked
+ * co-occurrence list outside the history (cooc; a request then only skips
+ * its own unseen items). Both are filled lazily, lock-free (first writer
+ * wins), bounded in size, and give exactly the uncached results. Sorting
+ * by (score desc, id asc) maps each pair to one uint64 key (rank_key) and
+ * sorts integers (radix sort, or quickselect + sort of the head) instead of
+ * qsort with a comparison callback.
+ *
  * Phase-1 components, all computed from the catalog alone:
  *   recall  genre_pref  top damped-rating items of the user's preferred genres
  *           cooc        items co-interacted with the user's recent positives
@@ -49,6 +59,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,12 +83,18 @@ struct marks {
 
 struct scratch {
     uint32_t cap_items;
-    struct marks skip;  /* watched or excluded */
-    struct marks inset; /* in the candidate set */
-    struct marks acc_m; /* acc[] entry valid */
-    uint32_t *slot;     /* item -> candidate index */
-    float *acc;         /* co-occurrence accumulator */
-    uint32_t *touched;  /* items with a valid acc entry */
+    struct marks skip;    /* watched or excluded */
+    struct marks inset;   /* in the candidate set */
+    struct marks acc_m;   /* acc[] entry valid */
+    struct marks hist;    /* in the user's catalog history */
+    uint32_t *slot;       /* item -> candidate index */
+    float *acc;           /* co-occurrence accumulator */
+    uint32_t *touched;    /* items with a valid acc entry */
+    uint32_t *cnt;        /* co-occurrence counts, all zero between requests */
+    uint64_t *keys;       /* sort keys (rank_key), n_items entries */
+    uint64_t *ckeys;      /* sort keys of the candidates, cap_cands entries */
+    struct jc_cand *ctmp; /* candidates being permuted, cap_ckeys entries */
+    size_t cap_ckeys;
     size_t n_touched;
     uint32_t cap_genres;
     float *gpref;
@@ -103,9 +120,14 @@ static void scratch_free(void *p)
     jc_free(s->skip.stamp);
     jc_free(s->inset.stamp);
     jc_free(s->acc_m.stamp);
+    jc_free(s->hist.stamp);
     jc_free(s->slot);
     jc_free(s->acc);
     jc_free(s->touched);
+    jc_free(s->cnt);
+    jc_free(s->keys);
+    jc_free(s->ckeys);
+    jc_free(s->ctmp);
     jc_free(s->gpref);
     jc_free(s->gcount);
     jc_free(s->gsum);
@@ -148,16 +170,20 @@ static struct scratch *scratch_get(uint32_t n_items, uint32_t n_genres)
     s->skip.stamp = jc_calloc(ni, sizeof(uint32_t));
     s->inset.stamp = jc_calloc(ni, sizeof(uint32_t));
     s->acc_m.stamp = jc_calloc(ni, sizeof(uint32_t));
+    s->hist.stamp = jc_calloc(ni, sizeof(uint32_t));
     s->slot = jc_malloc_array(ni, sizeof(uint32_t));
     s->acc = jc_malloc_array(ni, sizeof(float));
-    s->touched = jc_malloc_array(ni, sizeof(uint32_t));
+    s->touched = jc_malloc_array(ni + 1, sizeof(uint32_t)); /* + the branch-free append */
+    s->cnt = jc_calloc(ni, sizeof(uint32_t));
+    s->keys = jc_malloc_array(ni, sizeof(uint64_t));
     s->gpref = jc_calloc(ng, sizeof(float));
     s->gcount = jc_calloc(ng, sizeof(uint32_t));
     s->gsum = jc_calloc(ng, sizeof(float));
     s->us = jc_malloc(sizeof *s->us);
     jc_buf_init(&s->kbuf, (size_t)1 << 20);
-    if (!s->us || !s->skip.stamp || !s->inset.stamp || !s->acc_m.stamp || !s->slot || !s->acc ||
-        !s->touched || !s->gpref || !s->gcount || !s->gsum) {
+    if (!s->us || !s->skip.stamp || !s->inset.stamp || !s->acc_m.stamp || !s->hist.stamp ||
+        !s->slot || !s->acc || !s->touched || !s->cnt || !s->keys || !s->gpref || !s->gcount ||
+        !s->gsum) {
         scratch_free(s);
         return NULL;
     }
@@ -435,14 +461,10 @@ static void sift_down(uint32_t *h, size_t n, size_t i, const float *score)
     }
 }
 
-/* Moves the k best of ids[0..m) (by score desc, id asc) to the front in
- * order; returns min(k, m). O(m log k): a min-heap of the best k so far. */
-static size_t top_k(uint32_t *ids, size_t m, const float *score, size_t k)
+/* top_k with comparisons: a min-heap of the best k so far, O(m log k).
+ * Used when a score is NaN (the keyed version needs a total order). */
+static size_t top_k_cmp(uint32_t *ids, size_t m, const float *score, size_t k)
 {
-    if (k > m)
-        k = m;
-    if (k == 0)
-        return 0;
     for (size_t i = k / 2; i-- > 0;)
         sift_down(ids, k, i, score);
     for (size_t i = k; i < m; i++) {
@@ -457,6 +479,139 @@ static size_t top_k(uint32_t *ids, size_t m, const float *score, size_t k)
     return k;
 }
 
+/* Ranking by (score desc, id asc) without comparison callbacks: each
+ * (score, id) becomes one uint64 key whose ascending order is that order
+ * (the float's bits mapped to an order-preserving unsigned integer, then
+ * inverted, in the high half; the id in the low half), so that sorting and
+ * selecting are plain integer operations. -0 is keyed as +0 (they compare
+ * equal); NaN scores have no place in the order, and callers with a NaN
+ * score use the comparison sort instead. */
+static inline uint64_t rank_key(float score, uint32_t id)
+{
+    if (score == 0.0f)
+        score = 0.0f;
+    uint32_t b;
+    memcpy(&b, &score, sizeof b);
+    uint32_t asc = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+    return ((uint64_t)~asc << 32) | id;
+}
+
+static inline void swap_u64(uint64_t *a, uint64_t *b)
+{
+    uint64_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Partitions k[lo..hi] (hi - lo >= 2) around the median of three; returns
+ * the pivot's final position. */
+static size_t keys_partition(uint64_t *k, size_t lo, size_t hi)
+{
+    size_t mid = lo + (hi - lo) / 2;
+    if (k[mid] < k[lo])
+        swap_u64(&k[mid], &k[lo]);
+    if (k[hi] < k[lo])
+        swap_u64(&k[hi], &k[lo]);
+    if (k[hi] < k[mid])
+        swap_u64(&k[hi], &k[mid]);
+    swap_u64(&k[mid], &k[hi - 1]);
+    uint64_t pv = k[hi - 1];
+    size_t i = lo, j = hi - 1;
+    for (;;) {
+        while (k[++i] < pv) {
+        }
+        while (pv < k[--j]) {
+        }
+        if (i >= j)
+            break;
+        swap_u64(&k[i], &k[j]);
+    }
+    swap_u64(&k[i], &k[hi - 1]);
+    return i;
+}
+
+/* Sorts k[lo..hi) ascending where only the positions below `want` need to
+ * be final (the rest is left in some order): quicksort that skips
+ * partitions wholly at or past `want` and recurses into the smaller side
+ * (depth <= log2 n), insertion sort below 17 keys. Keys must be distinct. */
+static void keys_sort_head(uint64_t *k, size_t lo, size_t hi, size_t want)
+{
+    while (hi - lo > 16) {
+        if (lo >= want)
+            return;
+        size_t p = keys_partition(k, lo, hi - 1);
+        if (p - lo < hi - p - 1) {
+            keys_sort_head(k, lo, p, want);
+            lo = p + 1;
+        } else {
+            keys_sort_head(k, p + 1, hi, want);
+            hi = p;
+        }
+    }
+    if (lo >= want)
+        return;
+    for (size_t i = lo + 1; i < hi; i++) {
+        uint64_t v = k[i];
+        size_t j = i;
+        while (j > lo && k[j - 1] > v) {
+            k[j] = k[j - 1];
+            j--;
+        }
+        k[j] = v;
+    }
+}
+
+/* Sorts k[0..n) ascending by an LSD radix sort on bytes (skipping bytes
+ * that are equal in every key); tmp: n entries of scratch. */
+static void keys_radix_sort(uint64_t *k, uint64_t *tmp, size_t n)
+{
+    uint32_t hist[8][256];
+    memset(hist, 0, sizeof hist);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = k[i];
+        for (int b = 0; b < 8; b++)
+            hist[b][(v >> (8 * b)) & 0xff]++;
+    }
+    uint64_t *src = k, *dst = tmp;
+    for (int b = 0; b < 8; b++) {
+        uint32_t *h = hist[b];
+        if (h[(src[0] >> (8 * b)) & 0xff] == n)
+            continue; /* one value: the pass would not move anything */
+        uint32_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            uint32_t c = h[d];
+            h[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[(src[i] >> (8 * b)) & 0xff]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != k)
+        memcpy(k, src, sizeof *k * n);
+}
+
+/* Moves the k best of ids[0..m) (by score desc, id asc) to the front in
+ * order; returns min(k, m). keys: scratch of m entries. */
+static size_t top_k(uint32_t *ids, size_t m, const float *score, size_t k, uint64_t *keys)
+{
+    if (k > m)
+        k = m;
+    if (k == 0)
+        return 0;
+    for (size_t i = 0; i < m; i++) {
+        if (isnan(score[ids[i]]))
+            return top_k_cmp(ids, m, score, k); /* no total order */
+        keys[i] = rank_key(score[ids[i]], ids[i]);
+    }
+    keys_sort_head(keys, 0, m, k);
+    for (size_t i = 0; i < k; i++)
+        ids[i] = (uint32_t)keys[i];
+    return k;
+}
+
 /* Accumulates co-occurrence counts around seed items into s->acc/touched:
  * for each seed, its most recent `users` users, and for each of them their
  * most recent `items` items. */
@@ -466,7 +621,11 @@ static void cooc_accumulate(const struct jc_view *view, const struct jc_interact
                             uint32_t items)
 {
     marks_next(&s->acc_m, n_items);
-    s->n_touched = 0;
+    /* Integer counts (all zero between calls) with a branch-free first-touch
+     * append; the counts go to acc[] (exact: < 2^24) and back to zero at the
+     * end. touched[] keeps the first-touch order. */
+    uint32_t *cnt = s->cnt;
+    size_t nt = 0;
     for (size_t si = 0; si < n_seeds; si++) {
         const uint32_t *pos;
         uint64_t np = jc_view_item_interactions(view, seeds[si], &pos);
@@ -479,32 +638,156 @@ static void cooc_accumulate(const struct jc_view *view, const struct jc_interact
             jc_catalog_user_range(view->cat, v, &b, &e);
             if (e - b > items)
                 b = e - items;
+            const uint32_t *it = in->item;
             for (uint64_t t = b; t < e; t++) {
-                uint32_t j = in->item[t];
-                if (!marked(&s->acc_m, j)) {
-                    mark(&s->acc_m, j);
-                    s->acc[j] = 0;
-                    s->touched[s->n_touched++] = j;
-                }
-                s->acc[j] += 1.0f;
+                uint32_t j = it[t];
+                uint32_t c = ++cnt[j];
+                s->touched[nt] = j;
+                nt += c == 1;
             }
         }
     }
+    for (size_t i = 0; i < nt; i++) {
+        uint32_t j = s->touched[i];
+        mark(&s->acc_m, j);
+        s->acc[j] = (float)cnt[j];
+        cnt[j] = 0;
+    }
+    s->n_touched = nt;
 }
 
-static int recall_cooc(struct jc_pipe_req *rq, int ch, uint32_t quota)
+/* Per snapshot: at most this many co-occurrence entries per cached user
+ * row and in all rows together. */
+#define COOC_ROW_MAX   512
+#define COOC_CACHE_MAX ((uint64_t)1 << 22)
+
+/* The snapshot's co-occurrence row cache (state.h), created on first use;
+ * NULL when out of memory. */
+static struct jc_cooc_cache *cooc_cache(const struct jc_serve_state *st, uint32_t n_users)
 {
-    if (!rq->has_user || rq->he == rq->hb)
-        return JC_OK;
-    /* Seeds: the most recent positively rated items. */
+    /* the caches are the only mutable part of a snapshot */
+    struct jc_serve_state *mst = (struct jc_serve_state *)st;
+    struct jc_cooc_cache *c = atomic_load_explicit(&mst->cooc, memory_order_acquire);
+    if (c || n_users == 0)
+        return c;
+    c = jc_calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->n_users = n_users;
+    c->rows = jc_calloc(n_users, sizeof *c->rows);
+    struct jc_cooc_cache *prev = NULL;
+    if (c->rows == NULL || !atomic_compare_exchange_strong_explicit(
+                               &mst->cooc, &prev, c, memory_order_acq_rel, memory_order_acquire)) {
+        jc_free((void *)c->rows);
+        jc_free(c);
+        return prev;
+    }
+    return c;
+}
+
+/* Accumulates the user's co-occurrence counts (seeds: the most recent
+ * items rated at least the user's mean) into s->acc / s->touched. */
+static void cooc_user_accumulate(struct jc_pipe_req *rq)
+{
     uint32_t seeds[COOC_SEEDS];
     size_t ns = 0;
     for (uint64_t k = rq->he; k > rq->hb && ns < COOC_SEEDS; k--)
         if (rq->in.value[k - 1] >= rq->umean)
             seeds[ns++] = rq->in.item[k - 1];
-    struct scratch *s = rq->s;
-    cooc_accumulate(rq->v, &rq->in, s, rq->ix->n_items, seeds, ns, rq->user, 1, COOC_USERS,
+    cooc_accumulate(rq->v, &rq->in, rq->s, rq->ix->n_items, seeds, ns, rq->user, 1, COOC_USERS,
                     COOC_ITEMS);
+}
+
+/* The user's row (see struct jc_cooc_row) from the accumulated counts,
+ * damped in s->acc: count / sqrt(item interactions). NULL when out of
+ * memory (s->acc is then untouched). */
+static struct jc_cooc_row *cooc_row_build(struct jc_pipe_req *rq)
+{
+    struct scratch *s = rq->s;
+    size_t cap = s->n_touched < COOC_ROW_MAX ? s->n_touched : COOC_ROW_MAX;
+    struct jc_cooc_row *row = jc_malloc(sizeof *row + cap * sizeof row->e[0]);
+    if (row == NULL)
+        return NULL;
+    marks_next(&s->hist, rq->ix->n_items);
+    for (uint64_t k = rq->hb; k < rq->he; k++)
+        mark(&s->hist, rq->in.item[k]);
+    size_t m = 0;
+    for (size_t i = 0; i < s->n_touched; i++) {
+        uint32_t j = s->touched[i];
+        if (marked(&s->hist, j))
+            continue;
+        uint32_t cnt = rq->ix->count[j];
+        s->acc[j] = s->acc[j] / sqrtf((float)(cnt ? cnt : 1));
+        s->keys[m++] = rank_key(s->acc[j], j);
+    }
+    size_t n = m < cap ? m : cap;
+    keys_sort_head(s->keys, 0, m, n);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t j = (uint32_t)s->keys[i];
+        row->e[i].item = j;
+        row->e[i].score = s->acc[j];
+    }
+    row->n = (uint32_t)n;
+    row->total = (uint32_t)m;
+    return row;
+}
+
+/* Adds the first `quota` unseen items of the row, scores relative to the
+ * first one's. 0 (and nothing added) when the row is cut short before
+ * reaching quota, so that the caller must rank all co-occurring items. */
+static int cooc_add_row(struct jc_pipe_req *rq, int ch, uint32_t quota,
+                        const struct jc_cooc_row *row)
+{
+    struct scratch *s = rq->s;
+    size_t m = 0;
+    for (uint32_t i = 0; i < row->n && m < quota; i++)
+        if (!marked(&s->skip, row->e[i].item))
+            s->touched[m++] = i;
+    if (m < quota && row->n < row->total)
+        return 0;
+    if (m == 0)
+        return 1;
+    float top = row->e[s->touched[0]].score;
+    for (size_t i = 0; i < m; i++) {
+        float sc = row->e[s->touched[i]].score;
+        jc_pipe_add(rq, ch, row->e[s->touched[i]].item, top > 0 ? sc / top : 0.0f);
+    }
+    return 1;
+}
+
+/* Items co-interacted with the user's recent positives, by co-occurrence
+ * count damped by popularity. The ranked list outside the user's history
+ * is a function of the snapshot and the user, so it is kept per user
+ * (struct jc_cooc_row) and later requests only skip their unseen items;
+ * taking the first `quota` unseen items of that list gives exactly the top
+ * `quota` of the unseen items. */
+static int recall_cooc(struct jc_pipe_req *rq, int ch, uint32_t quota)
+{
+    if (!rq->has_user || rq->he == rq->hb)
+        return JC_OK;
+    struct scratch *s = rq->s;
+    struct jc_cooc_cache *cc = cooc_cache(rq->st, rq->ix->n_users);
+    if (cc && rq->user >= cc->n_users)
+        cc = NULL;
+    struct jc_cooc_row *row =
+        cc ? atomic_load_explicit(&cc->rows[rq->user], memory_order_acquire) : NULL;
+    if (row && cooc_add_row(rq, ch, quota, row))
+        return JC_OK;
+    cooc_user_accumulate(rq);
+    if (row == NULL && (row = cooc_row_build(rq)) != NULL) {
+        int kept = 0;
+        if (cc && atomic_fetch_add(&cc->used, row->n) + row->n <= COOC_CACHE_MAX) {
+            struct jc_cooc_row *none = NULL;
+            kept = atomic_compare_exchange_strong_explicit(
+                &cc->rows[rq->user], &none, row, memory_order_acq_rel, memory_order_acquire);
+        }
+        int done = cooc_add_row(rq, ch, quota, row);
+        if (!kept)
+            jc_free(row);
+        if (done)
+            return JC_OK;
+        cooc_user_accumulate(rq); /* s->acc was damped: count again */
+    }
     /* Damp popularity: count / sqrt(item interactions). */
     size_t m = 0;
     for (size_t i = 0; i < s->n_touched; i++) {
@@ -515,7 +798,7 @@ static int recall_cooc(struct jc_pipe_req *rq, int ch, uint32_t quota)
         s->acc[j] = s->acc[j] / sqrtf((float)(cnt ? cnt : 1));
         s->touched[m++] = j;
     }
-    m = top_k(s->touched, m, s->acc, quota);
+    m = top_k(s->touched, m, s->acc, quota, s->keys);
     if (m == 0)
         return JC_OK;
     float top = s->acc[s->touched[0]];
@@ -666,6 +949,75 @@ static void add_hits(struct jc_pipe_req *rq, int ch, int n, uint32_t quota, int 
     }
 }
 
+/* At most this many floats of cached user vectors per embedding and
+ * snapshot (larger catalogs rebuild the vector on every request). */
+#define UVEC_CACHE_MAX_FLOATS ((uint64_t)1 << 24)
+
+/* The snapshot's cache of catalog-history user vectors of e (state.h),
+ * created on first use; NULL when it would be too large or out of memory. */
+static struct jc_uvec_cache *uvec_cache(const struct jc_serve_state *st,
+                                        const struct jc_emb_comp *e, uint32_t n_users, uint32_t dim)
+{
+    int ei = -1;
+    for (int i = 0; i < st->n_embs && ei < 0; i++)
+        if (st->embs[i] == e)
+            ei = i;
+    if (ei < 0 || n_users == 0 || (uint64_t)n_users * dim > UVEC_CACHE_MAX_FLOATS)
+        return NULL;
+    /* the cache is the only mutable part of a snapshot */
+    struct jc_serve_state *mst = (struct jc_serve_state *)st;
+    struct jc_uvec_cache *c = atomic_load_explicit(&mst->uvec[ei], memory_order_acquire);
+    if (c)
+        return c;
+    c = jc_calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->n_users = n_users;
+    c->dim = dim;
+    c->status = jc_calloc(n_users, sizeof *c->status);
+    c->vec = jc_malloc_array((size_t)n_users * dim, sizeof(float));
+    struct jc_uvec_cache *prev = NULL;
+    if (c->status == NULL || c->vec == NULL ||
+        !atomic_compare_exchange_strong_explicit(&mst->uvec[ei], &prev, c, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        jc_free((void *)c->status);
+        jc_free(c->vec);
+        jc_free(c);
+        return prev;
+    }
+    return c;
+}
+
+/* The vector of catalog user u built from the catalog history (the
+ * snapshot's cache when filled, else computed and cached). 1 if found. */
+static int history_user_vector(struct jc_pipe_req *rq, const struct jc_emb_comp *e, uint32_t u,
+                               uint32_t dim, float *out)
+{
+    struct jc_uvec_cache *c = uvec_cache(rq->st, e, jc_catalog_n_users(rq->cat), dim);
+    if (c && (u >= c->n_users || c->dim != dim))
+        c = NULL;
+    if (c) {
+        uint8_t stt = atomic_load_explicit(&c->status[u], memory_order_acquire);
+        if (stt == JC_UVEC_READY) {
+            memcpy(out, c->vec + (size_t)u * dim, sizeof(float) * dim);
+            return 1;
+        }
+        if (stt == JC_UVEC_NONE)
+            return 0;
+    }
+    int ok = jc_emb_user_vector_for(e->emb, rq->cat, u, rq->st->threshold, rq->st->half_life_s,
+                                    INT64_MAX, out) == JC_OK;
+    uint8_t unknown = JC_UVEC_UNKNOWN;
+    if (c && atomic_compare_exchange_strong_explicit(&c->status[u], &unknown, JC_UVEC_BUSY,
+                                                     memory_order_acquire, memory_order_relaxed)) {
+        if (ok)
+            memcpy(c->vec + (size_t)u * dim, out, sizeof(float) * dim);
+        atomic_store_explicit(&c->status[u], ok ? JC_UVEC_READY : JC_UVEC_NONE,
+                              memory_order_release);
+    }
+    return ok;
+}
+
 /* The user vector of embedding e: the store's realtime uemb:<name>:<user>,
  * else built from the catalog history. 1 if found. */
 static int user_vector(struct jc_pipe_req *rq, const struct jc_emb_comp *e, float *out)
@@ -689,8 +1041,7 @@ static int user_vector(struct jc_pipe_req *rq, const struct jc_emb_comp *e, floa
                 }
         }
     }
-    return jc_emb_user_vector_for(e->emb, rq->cat, u, rq->st->threshold, rq->st->half_life_s,
-                                  INT64_MAX, out) == JC_OK;
+    return history_user_vector(rq, e, u, dim, out);
 }
 
 static int recall_emb_user(struct jc_pipe_req *rq, int ch, uint32_t quota)
@@ -1579,6 +1930,41 @@ static int cmp_rank_desc(const void *pa, const void *pb)
     return a->item < b->item ? -1 : a->item > b->item;
 }
 
+/* Sorts s->cands by rank desc, item asc (the order of cmp_rank_desc; the
+ * items are distinct, so the order is total) through rank_key keys, or
+ * with qsort when a rank is NaN. Errors: JC_ENOMEM. */
+static int sort_cands(struct scratch *s)
+{
+    size_t n = s->n_cands;
+    struct jc_cand *c = s->cands;
+    for (size_t i = 0; i < n; i++)
+        if (isnan(c[i].rank)) {
+            qsort(c, n, sizeof *c, cmp_rank_desc);
+            return JC_OK;
+        }
+    if (s->cap_ckeys < n) {
+        uint64_t *k = jc_realloc_array(s->ckeys, 2 * n, sizeof *k); /* keys + radix tmp */
+        if (k == NULL)
+            return JC_ENOMEM;
+        s->ckeys = k;
+        struct jc_cand *t = jc_realloc_array(s->ctmp, n, sizeof *t);
+        if (t == NULL)
+            return JC_ENOMEM;
+        s->ctmp = t;
+        s->cap_ckeys = n;
+    }
+    /* slot[] maps an item to its position (rules may have compacted c) */
+    for (size_t i = 0; i < n; i++) {
+        s->slot[c[i].item] = (uint32_t)i;
+        s->ckeys[i] = rank_key(c[i].rank, c[i].item);
+    }
+    keys_radix_sort(s->ckeys, s->ckeys + n, n);
+    for (size_t i = 0; i < n; i++)
+        s->ctmp[i] = c[s->slot[(uint32_t)s->ckeys[i]]];
+    memcpy(c, s->ctmp, sizeof *c * n);
+    return JC_OK;
+}
+
 void jc_reco_result_free(struct jc_reco_result *res)
 {
     jc_free(res->items);
@@ -1695,8 +2081,8 @@ int jc_pipeline_recommend(const struct jc_serve_state *st, const struct jc_scene
         return rc;
     res->ranker = rk->name;
     apply_rules(&rq, s->cands, &s->n_cands);
-    if (s->n_cands > 1)
-        qsort(s->cands, s->n_cands, sizeof *s->cands, cmp_rank_desc);
+    if (s->n_cands > 1 && sort_cands(s) != JC_OK)
+        return JC_ENOMEM;
     for (size_t i = 0; i < s->n_cands; i++) {
         s->cands[i].rank_pos = (uint32_t)i;
         s->cands[i].final = s->cands[i].rank;
@@ -1823,7 +2209,7 @@ static int similar_cooc_genre(const struct jc_serve_state *st, uint32_t item, ui
         float cooc = cmax > 0 ? s->acc[j] / cmax : 0.0f;
         s->acc[j] = 0.6f * cooc + 0.4f * jc_pipeline_genre_jaccard(v, item, j);
     }
-    size_t k = top_k(s->touched, m, s->acc, n);
+    size_t k = top_k(s->touched, m, s->acc, n, s->keys);
     for (size_t i = 0; i < k; i++) {
         uint32_t j = s->touched[i];
         out[i].item = j;

@@ -116,6 +116,21 @@ int jc_data_comp_create(struct jc_data_comp **out, struct jc_catalog_comp *catal
 static void state_destroy(struct jc_rc *rc)
 {
     struct jc_serve_state *st = (struct jc_serve_state *)rc;
+    for (int i = 0; i < JC_SERVE_MAX_EMBS; i++) {
+        struct jc_uvec_cache *c = atomic_load(&st->uvec[i]);
+        if (c) {
+            jc_free((void *)c->status);
+            jc_free(c->vec);
+            jc_free(c);
+        }
+    }
+    struct jc_cooc_cache *cc = atomic_load(&st->cooc);
+    if (cc) {
+        for (uint32_t u = 0; u < cc->n_users; u++)
+            jc_free(atomic_load(&cc->rows[u]));
+        jc_free((void *)cc->rows);
+        jc_free(cc);
+    }
     jc_serve_comps_release(st);
     jc_experiments_destroy(st->experiments);
     jc_scenes_destroy(st->scenes);

@@ -89,6 +89,41 @@ struct jc_serve_state {
     uint32_t load_errors; /* files skipped because they failed to load */
     double threshold;     /* positives: value >= threshold (embed.threshold) */
     double half_life_s;   /* recency half-life of user vectors */
+    /* Per embedding (index into embs): the users' vectors built from the
+     * catalog history, filled lazily by the pipeline (pipeline.c) and freed
+     * with the snapshot; NULL until first used. */
+    _Atomic(struct jc_uvec_cache *) uvec[JC_SERVE_MAX_EMBS];
+    /* The users' co-occurrence recall lists (pipeline.c), filled lazily
+     * and freed with the snapshot; NULL until first used. */
+    _Atomic(struct jc_cooc_cache *) cooc;
+};
+
+/* One user's co-occurrence candidates in one snapshot: the best n of the
+ * `total` co-occurring items outside the user's catalog history, by damped
+ * score desc then item asc; complete: n == total. */
+struct jc_cooc_row {
+    uint32_t n, total;
+    struct {
+        uint32_t item;
+        float score;
+    } e[];
+};
+struct jc_cooc_cache {
+    uint32_t n_users;
+    _Atomic uint64_t used;               /* entries in all rows (bounded) */
+    _Atomic(struct jc_cooc_row *) *rows; /* [n_users], NULL: not yet built */
+};
+
+/* User vectors of one embedding computed from the (immutable) catalog
+ * history of one snapshot: status[u] is JC_UVEC_UNKNOWN, _BUSY (a thread is
+ * writing vec), _READY (vec[u * dim ..] holds the vector) or _NONE (the user
+ * has no vector); a thread that finds UNKNOWN or BUSY computes the vector
+ * itself, and only the thread that moves UNKNOWN to BUSY writes it. */
+enum { JC_UVEC_UNKNOWN = 0, JC_UVEC_BUSY, JC_UVEC_READY, JC_UVEC_NONE };
+struct jc_uvec_cache {
+    uint32_t n_users, dim;
+    _Atomic uint8_t *status; /* [n_users] */
+    float *vec;              /* [n_users x dim], row-major */
 };
 
 /* Builds a root over a data component (takes a new reference to it) with

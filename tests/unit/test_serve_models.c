@@ -549,15 +549,18 @@ static void test_offline_api(void **state)
     const struct jc_scene *sc = jc_scenes_find(st->scenes, "default");
     for (uint32_t u = 0; u < 20; u += 3) {
         uint32_t items[25], items2[25];
-        float scores[25];
+        float scores[25], scores2[25];
         size_t n = 0, n2 = 0;
         assert_int_equal(jc_pipeline_offline_recommend(p, u, 1537800000, 25, items, scores, &n),
                          JC_OK);
         assert_int_equal(n, 25);
-        assert_int_equal(jc_pipeline_offline_recommend(p, u, 1537800000, 25, items2, NULL, &n2),
+        /* The second call reads the snapshot's caches (user vectors,
+         * co-occurrence rows) the first one filled: exactly the same list. */
+        assert_int_equal(jc_pipeline_offline_recommend(p, u, 1537800000, 25, items2, scores2, &n2),
                          JC_OK);
         assert_int_equal(n2, 25);
         assert_memory_equal(items, items2, sizeof items);
+        assert_memory_equal(scores, scores2, sizeof scores);
         /* the same list as the pipeline serve runs */
         struct jc_reco_query q = {
             .has_user = 1, .user = u, .n = 25, .genre = -1, .now = 1537800000};
