@@ -69,6 +69,7 @@ ENDPOINTS = [
     ("getmovie", "/getmovie?id={id}", "movies.txt", 32),
     ("recommendations", "/api/v1/users/{id}/recommendations?n=10", "users.txt", 8),
 ]
+SOAK_PATHS = (ENDPOINTS[0][1], ENDPOINTS[1][1])  # the soak always runs both
 if args.pipeline == "full":
     ENDPOINTS.append(("recommendations_recall",
                       "/api/v1/users/{id}/recommendations?n=10&model=recall", "users.txt", 8))
@@ -184,10 +185,10 @@ if args.soak > 0:
     print("soak: %d s of both endpoints at once (epoll)" % args.soak, flush=True)
     p, port = start([junco, "--home", home, "-q", "serve", "--port", "0", "--threads", "2"])
     w1 = subprocess.Popen(["wrk", "-t1", "-c16", "-d%ds" % args.soak, "-s", LUA,
-                           "http://127.0.0.1:%d" % port, "--", ENDPOINTS[0][1],
+                           "http://127.0.0.1:%d" % port, "--", SOAK_PATHS[0],
                            os.path.join(tmp, "movies.txt")], stdout=subprocess.PIPE, text=True)
     w2 = subprocess.Popen(["wrk", "-t1", "-c8", "-d%ds" % args.soak, "-s", LUA,
-                           "http://127.0.0.1:%d" % port, "--", ENDPOINTS[1][1],
+                           "http://127.0.0.1:%d" % port, "--", SOAK_PATHS[1],
                            os.path.join(tmp, "users.txt")], stdout=subprocess.PIPE, text=True)
     samples = []
     t0 = time.time()
