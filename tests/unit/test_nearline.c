@@ -15,6 +15,7 @@
  * the user's state in the store and the online feature batch within one
  * second, with the worker running on its own thread.
  */
+#include "testredis.h"
 #include "testutil.h"
 
 #include "core/alloc.h"
@@ -32,104 +33,32 @@
 #include <junco/store.h>
 #include <junco/synth.h>
 
-#include <arpa/inet.h>
-#include <hiredis.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_feat_fixture.h"
 
-/* ---- redis-server (as in test_store.c) ------------------------------------------ */
+/* ---- redis-server (testredis.h) ------------------------------------------------- */
 
-static int redis_port;
-static char redis_dir[4096], redis_pidfile[4096];
+static struct jc_test_redis redis;
 static int have_redis;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int redis_ping(int port)
-{
-    struct timeval tv = {0, 200000};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    int ok = 0;
-    if (c && !c->err) {
-        redisReply *r = redisCommand(c, "PING");
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        if (r)
-            freeReplyObject(r);
-    }
-    if (c)
-        redisFree(c);
-    return ok;
-}
 
 static int group_setup(void **state)
 {
     (void)state;
-    have_redis = system("command -v redis-server >/dev/null 2>&1") == 0;
-    if (!have_redis) {
-        printf("# SKIP: redis-server is not installed; Redis variants are skipped\n");
-        return 0;
-    }
-    redis_port = free_port();
-    snprintf(redis_dir, sizeof redis_dir, "%s", jc_test_path("redis"));
-    jc_mkdir_p(redis_dir);
-    snprintf(redis_pidfile, sizeof redis_pidfile, "%s/redis.pid", redis_dir);
-    char cmd[12288];
-    snprintf(cmd, sizeof cmd,
-             "redis-server --port %d --bind 127.0.0.1 --daemonize yes --pidfile '%s' --save '' "
-             "--appendonly no --dir '%s' --logfile '%s/redis.log' >/dev/null 2>&1",
-             redis_port, redis_pidfile, redis_dir, redis_dir);
-    if (redis_port <= 0 || system(cmd) != 0)
-        return -1;
-    for (int i = 0; i < 100; i++) {
-        if (redis_ping(redis_port))
-            return 0;
-        usleep(50000);
-    }
-    return -1;
+    return jc_test_redis_setup(&redis, &have_redis, "Redis variants");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (!have_redis)
-        return 0;
-    FILE *f = fopen(redis_pidfile, "r");
-    long pid = 0;
-    if (f) {
-        if (fscanf(f, "%ld", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    if (pid > 0) {
-        kill((pid_t)pid, SIGTERM);
-        for (int i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
-            usleep(25000);
-    }
+    if (have_redis && redis.pid > 0)
+        jc_test_redis_stop(&redis, SIGTERM);
     return 0;
 }
 
@@ -181,7 +110,7 @@ static void env_open(struct env *e, struct jc_catalog *cat, enum jc_store_backen
     e->sc.path = e->store_path;
     e->sc.map_size = 256 << 20;
     e->sc.sync = 0;
-    e->sc.redis_port = redis_port;
+    e->sc.redis_port = redis.port;
     e->sc.redis_prefix = e->prefix;
     e->sc.redis_retries = 1;
     e->sc.redis_backoff_ms = 10;

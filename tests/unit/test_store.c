@@ -7,6 +7,7 @@
  * fallback, TTLs and server error replies. The Redis part is skipped, with
  * a visible message, only when redis-server is not installed.
  */
+#include "testredis.h"
 #include "testutil.h"
 
 #include "core/alloc.h"
@@ -37,139 +38,20 @@
 
 /* ---- redis-server management ------------------------------------------------ */
 
-struct redis_srv {
-    int port;
-    pid_t pid; /* the redis-server child */
-    char pidfile[4096];
-    char dir[4096];
-};
-
-static struct redis_srv srv;
+static struct jc_test_redis srv;
 static int have_redis;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static int redis_ping(int port)
-{
-    struct timeval tv = {0, 200000};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    int ok = 0;
-    if (c && !c->err) {
-        redisReply *r = redisCommand(c, "PING");
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        if (r)
-            freeReplyObject(r);
-    }
-    if (c)
-        redisFree(c);
-    return ok;
-}
-
-/*
- * Starts redis-server on 127.0.0.1:port with a pidfile and no persistence.
- * It runs as a child of the test (not daemonized) with PR_SET_PDEATHSIG, so
- * a test program that dies (crash, timeout, kill -9) never leaves a server
- * behind; it is stopped through its pidfile.
- */
-static int redis_start(struct redis_srv *s)
-{
-    char port[16], logf[4200];
-    snprintf(port, sizeof port, "%d", s->port);
-    snprintf(logf, sizeof logf, "%s/redis.log", s->dir);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--daemonize",
-               "no", "--pidfile", s->pidfile, "--save", "", "--appendonly", "no", "--dir", s->dir,
-               "--logfile", logf, (char *)NULL);
-        _exit(127);
-    }
-    s->pid = pid;
-    for (int i = 0; i < 100; i++) {
-        if (redis_ping(s->port))
-            return 0;
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            s->pid = 0;
-            return -1;
-        }
-        usleep(50000);
-    }
-    return -1;
-}
-
-/* Stops the server through its pidfile and waits until it is gone. */
-static void redis_stop(struct redis_srv *s, int sig)
-{
-    FILE *f = fopen(s->pidfile, "r");
-    long pid = 0;
-    if (f) {
-        if (fscanf(f, "%ld", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    if (pid <= 0)
-        pid = s->pid; /* killed before it wrote the file */
-    if (pid > 0)
-        kill((pid_t)pid, sig);
-    if (s->pid > 0)
-        waitpid(s->pid, NULL, 0);
-    s->pid = 0;
-    unlink(s->pidfile);
-    for (int i = 0; i < 100 && redis_ping(s->port); i++)
-        usleep(25000);
-}
 
 static int group_setup(void **state)
 {
     (void)state;
-    have_redis = system("command -v redis-server >/dev/null 2>&1") == 0;
-    if (!have_redis) {
-        printf("# SKIP: redis-server is not installed; the Redis backend tests are skipped\n");
-        return 0;
-    }
-    srv.port = free_port();
-    snprintf(srv.dir, sizeof srv.dir, "%s", jc_test_path("redis"));
-    jc_mkdir_p(srv.dir);
-    snprintf(srv.pidfile, sizeof srv.pidfile, "%s/redis.pid", srv.dir);
-    if (srv.port <= 0 || redis_start(&srv) != 0) {
-        printf("# redis-server did not start on port %d\n", srv.port);
-        return -1;
-    }
-    return 0;
+    return jc_test_redis_setup(&srv, &have_redis, "the Redis backend tests");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     if (have_redis && srv.pid > 0)
-        redis_stop(&srv, SIGTERM);
+        jc_test_redis_stop(&srv, SIGTERM);
     return 0;
 }
 
@@ -624,13 +506,13 @@ static void test_redis_killed_and_restarted(void **state)
     (void)state;
     if (!have_redis)
         skip();
-    struct redis_srv r2;
+    struct jc_test_redis r2;
     memset(&r2, 0, sizeof r2);
-    r2.port = free_port();
+    r2.port = jc_test_free_port();
     snprintf(r2.dir, sizeof r2.dir, "%s", jc_test_path("redis-kill"));
     jc_mkdir_p(r2.dir);
     snprintf(r2.pidfile, sizeof r2.pidfile, "%s/redis.pid", r2.dir);
-    assert_int_equal(redis_start(&r2), 0);
+    assert_int_equal(jc_test_redis_start(&r2), 0);
     struct jc_store_config c;
     jc_store_config_default(&c);
     c.backend = JC_STORE_REDIS;
@@ -642,7 +524,7 @@ static void test_redis_killed_and_restarted(void **state)
     assert_int_equal(jc_store_open(&s, &c), JC_OK);
     put_str(s, "uf:1", "before");
     get_is(s, "uf:1", "before");
-    redis_stop(&r2, SIGKILL);
+    jc_test_redis_stop(&r2, SIGKILL);
     /* bounded retries, then a clear error */
     uint64_t t0 = jc_now_ns();
     struct jc_buf v;
@@ -656,14 +538,14 @@ static void test_redis_killed_and_restarted(void **state)
     assert_non_null(strstr(jc_errmsg(), "(gave up after 2 retries)"));
     assert_int_equal(jc_store_put(s, "uf:1", 4, "x", 1), JC_ECONN);
     /* restarted (empty: no persistence): the same handle works again */
-    assert_int_equal(redis_start(&r2), 0);
+    assert_int_equal(jc_test_redis_start(&r2), 0);
     assert_int_equal(jc_store_get(s, "uf:1", 4, &v), JC_ENOTFOUND);
     put_str(s, "uf:1", "after");
     get_is(s, "uf:1", "after");
     jc_buf_free(&v);
     jc_store_close(s);
-    redis_stop(&r2, SIGTERM);
-    assert_false(redis_ping(r2.port));
+    jc_test_redis_stop(&r2, SIGTERM);
+    assert_false(jc_test_redis_ping(r2.port));
     /* opening against a dead server fails the same way */
     assert_int_equal(jc_store_open(&s, &c), JC_ECONN);
 }
@@ -671,7 +553,7 @@ static void test_redis_killed_and_restarted(void **state)
 static void test_redis_fallback(void **state)
 {
     (void)state;
-    int dead = free_port();
+    int dead = jc_test_free_port();
     struct jc_store_config c;
     jc_store_config_default(&c);
     c.backend = JC_STORE_REDIS;
