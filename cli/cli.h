@@ -58,6 +58,13 @@ int jc_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(pr
 int jc_cli_path(const struct jc_cli *cli, const char *rel, char *out, size_t cap);
 /* Opens <home>/catalog/catalog.jcat. */
 int jc_cli_open_catalog(const struct jc_cli *cli, struct jc_catalog **cat);
+/* Calls fn for every event of the home's event log (read-only; partition by
+ * partition from the first retained offset) and counts them in *n_events;
+ * stops at the first error (fn's, or a corrupt record named by partition
+ * and offset). cli/eventscan.c. */
+struct jc_event;
+int jc_cli_each_event(struct jc_cli *cli, int (*fn)(void *ctx, const struct jc_event *ev),
+                      void *ctx, uint64_t *n_events);
 /* Creates the home directory (and subdirectory rel if not NULL). */
 int jc_cli_ensure_home(const struct jc_cli *cli, const char *rel);
 

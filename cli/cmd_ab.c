@@ -23,54 +23,14 @@
 #include <junco/abtest.h>
 #include <junco/error.h>
 #include <junco/event.h>
-#include <junco/eventlog.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int read_log(struct jc_cli *cli, struct jc_ab_tally *t, uint64_t *n_events)
+static int tally_event(void *ctx, const struct jc_event *ev)
 {
-    char dir[4096];
-    int rc = jc_cli_path(cli, "events", dir, sizeof dir);
-    if (rc)
-        return rc;
-    struct jc_eventlog_config c;
-    jc_eventlog_config_from_settings(&c, &cli->cfg, dir);
-    c.read_only = 1;
-    struct jc_eventlog *log;
-    if ((rc = jc_eventlog_open(&log, &c)))
-        return rc;
-    struct jc_eventlog_batch b;
-    jc_eventlog_batch_init(&b);
-    *n_events = 0;
-    uint32_t np = jc_eventlog_n_partitions(log);
-    for (uint32_t p = 0; p < np && rc == JC_OK; p++) {
-        uint64_t begin, end;
-        if ((rc = jc_eventlog_offsets(log, p, &begin, &end)))
-            break;
-        uint64_t off = begin;
-        while (off < end && rc == JC_OK) {
-            if ((rc = jc_eventlog_read(log, p, off, 4096, (size_t)4 << 20, 0, &b)))
-                break;
-            if (b.n == 0)
-                break;
-            for (size_t i = 0; i < b.n && rc == JC_OK; i++) {
-                struct jc_event ev;
-                rc = jc_event_decode(b.recs[i].data, b.recs[i].len, &ev);
-                if (rc == JC_OK)
-                    rc = jc_ab_tally_add(t, &ev);
-                else
-                    jc_err_prefix(rc, "event log partition %u offset %llu", p,
-                                  (unsigned long long)b.recs[i].offset);
-                off = b.recs[i].offset + 1;
-                (*n_events)++;
-            }
-        }
-    }
-    jc_eventlog_batch_free(&b);
-    jc_eventlog_close(log);
-    return rc;
+    return jc_ab_tally_add(ctx, ev);
 }
 
 /* "a:10000:500[:4990],b:..." into variants whose names point into buf. */
@@ -254,7 +214,7 @@ int jc_cmd_ab(struct jc_cli *cli, int argc, char **argv)
         if ((rc = jc_ab_tally_create(&t)))
             return jc_cli_fail(rc);
         uint64_t n_events;
-        if ((rc = read_log(cli, t, &n_events))) {
+        if ((rc = jc_cli_each_event(cli, tally_event, t, &n_events))) {
             jc_ab_tally_destroy(t);
             return jc_cli_fail(rc);
         }

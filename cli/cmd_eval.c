@@ -26,7 +26,6 @@
 #include <junco/error.h>
 #include <junco/eval.h>
 #include <junco/event.h>
-#include <junco/eventlog.h>
 #include <junco/model.h>
 #include <junco/replay.h>
 #include <junco/serve.h>
@@ -329,46 +328,9 @@ static void replay_close_side(struct replay_side *side)
     }
 }
 
-static int replay_read_log(struct jc_cli *cli, struct jc_replay *r, uint64_t *n_events)
+static int replay_event(void *ctx, const struct jc_event *ev)
 {
-    char dir[4096];
-    int rc = jc_cli_path(cli, "events", dir, sizeof dir);
-    if (rc)
-        return rc;
-    struct jc_eventlog_config c;
-    jc_eventlog_config_from_settings(&c, &cli->cfg, dir);
-    c.read_only = 1;
-    struct jc_eventlog *log;
-    if ((rc = jc_eventlog_open(&log, &c)))
-        return rc;
-    struct jc_eventlog_batch b;
-    jc_eventlog_batch_init(&b);
-    *n_events = 0;
-    uint32_t np = jc_eventlog_n_partitions(log);
-    for (uint32_t p = 0; p < np && rc == JC_OK; p++) {
-        uint64_t begin, end;
-        if ((rc = jc_eventlog_offsets(log, p, &begin, &end)))
-            break;
-        uint64_t off = begin;
-        while (off < end && rc == JC_OK) {
-            if ((rc = jc_eventlog_read(log, p, off, 4096, (size_t)4 << 20, 0, &b)) || b.n == 0)
-                break;
-            for (size_t i = 0; i < b.n && rc == JC_OK; i++) {
-                struct jc_event ev;
-                rc = jc_event_decode(b.recs[i].data, b.recs[i].len, &ev);
-                if (rc == JC_OK)
-                    rc = jc_replay_add(r, &ev);
-                else
-                    jc_err_prefix(rc, "event log partition %u offset %llu", p,
-                                  (unsigned long long)b.recs[i].offset);
-                off = b.recs[i].offset + 1;
-                (*n_events)++;
-            }
-        }
-    }
-    jc_eventlog_batch_free(&b);
-    jc_eventlog_close(log);
-    return rc;
+    return jc_replay_add(ctx, ev);
 }
 
 static int run_replay(struct jc_cli *cli, const char *specs, int64_t n, const char *random_variant,
@@ -422,7 +384,7 @@ static int run_replay(struct jc_cli *cli, const char *specs, int64_t n, const ch
     if ((rc = jc_replay_create(&r, cat, pol, ns, &rcfg)))
         goto done;
     uint64_t n_events = 0;
-    if ((rc = replay_read_log(cli, r, &n_events)))
+    if ((rc = jc_cli_each_event(cli, replay_event, r, &n_events)))
         goto done;
     struct jc_replay_result res;
     if ((rc = jc_replay_result(r, &res)))
