@@ -105,6 +105,7 @@ static void worker_free(struct jc_model_worker *w)
     jc_free(w->scores);
     jc_free(w->items);
     jc_free(w->ist);
+    jc_free(w->ist_rt);
     jc_free(w->vals);
     jc_buf_free(&w->arena);
     jc_free(w);
@@ -144,8 +145,9 @@ static struct jc_model_worker *worker_new(struct jc_model_comp *m, uint32_t n)
     w->scores = jc_malloc_array(cap, sizeof *w->scores);
     w->items = jc_malloc_array(cap, sizeof *w->items);
     w->ist = jc_malloc_array(cap, sizeof *w->ist);
+    w->ist_rt = jc_malloc_array(cap, sizeof *w->ist_rt);
     w->vals = jc_malloc_array(cap, sizeof *w->vals);
-    if (!w->scores || !w->items || !w->ist || !w->vals) {
+    if (!w->scores || !w->items || !w->ist || !w->ist_rt || !w->vals) {
         worker_free(w);
         return NULL;
     }

@@ -53,12 +53,13 @@ struct jc_model_worker {
     struct jc_model_scorer *scorer;
     uint32_t cap; /* rows of the batch and buffers */
     struct jc_batch batch;
-    float *scores;               /* [cap] */
-    uint32_t *items;             /* [cap] catalog ids (JC_ID_NONE for overlay items) */
-    struct jc_item_state *ist;   /* [cap] */
-    struct jc_store_val *vals;   /* [cap] */
-    struct jc_buf arena;         /* store multi-get values */
-    struct jc_user_state ustate; /* the request's user state */
+    float *scores;                /* [cap] */
+    uint32_t *items;              /* [cap] catalog ids (JC_ID_NONE for overlay items) */
+    struct jc_item_state *ist;    /* [cap] */
+    struct jc_item_state *ist_rt; /* [cap] the store's item records before the merge */
+    struct jc_store_val *vals;    /* [cap] */
+    struct jc_buf arena;          /* store multi-get values */
+    struct jc_user_state ustate;  /* the request's user state */
 };
 
 /* A live registry model. */

@@ -1288,14 +1288,12 @@ static int rank_model(struct jc_pipe_req *rq, struct jc_cand *c, size_t n)
         int all_cat = 1;
         for (size_t i = 0; i < n; i++)
             all_cat &= w->items[i] != JC_ID_NONE;
-        struct jc_item_state *tmp = all_cat ? jc_malloc_array(n, sizeof *tmp) : NULL;
-        if (tmp && jc_store_get_item_states(store, mc->spec, (uint32_t)n, w->items, tmp, &w->arena,
-                                            w->vals) == JC_OK) {
+        if (all_cat && jc_store_get_item_states(store, mc->spec, (uint32_t)n, w->items, w->ist_rt,
+                                                &w->arena, w->vals) == JC_OK) {
             for (size_t i = 0; i < n; i++)
                 if (w->vals[i].found)
-                    w->ist[i] = tmp[i];
+                    w->ist[i] = w->ist_rt[i];
         }
-        jc_free(tmp);
     }
     struct jc_feat_context fc;
     jc_feat_context_from_time(&fc, rq->now);
